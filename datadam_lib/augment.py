@@ -1,0 +1,161 @@
+"""Differentiable siamese augmentation (DSA, Zhao & Bilen 2021; supplement
+Sec. 1.2 and Table 2), vectorised, with its random parameters as an explicit
+dict (the kornia.augmentation style): ``sample`` draws them once from a
+``torch.Generator``; ``apply`` replays them on any batch. Siamese use = sample
+one row per class and replay it on that class's real *and* synthetic images.
+
+Mode 'S' (as released): each row picks ONE of the enabled ops. Every op is
+written so that a row that did not pick it is left unchanged, which lets one
+pass serve a batch where rows picked different ops, with no Python loop over
+classes or samples:
+- colour: brightness x + (r - 0.5) * 1.0; saturation (x - m_c) * 2r + m_c with
+  m_c the mean over channels; contrast (x - m) * (r + 0.5) + m with m the image mean;
+- crop (integer shift up to 1/8 of the side, zero fill), flip (horizontal, with
+  probability 0.5), scale (per-axis factor in [1/1.2, 1.2]) and rotate (+-15 deg)
+  are one affine map per row, applied by a single ``grid_sample``;
+- cutout: one square of half the side set to 0.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
+
+Params = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class DSAConfig:
+    """Table 2's DSA parameters."""
+    brightness: float = 1.0
+    saturation: float = 2.0
+    contrast: float = 0.5
+    crop: float = 0.125
+    cutout: float = 0.5
+    flip: float = 0.5
+    scale: float = 1.2
+    rotate: float = 15.0
+    ops: tuple[str, ...] = OPS
+
+
+def _uniform(n: int, g: torch.Generator, device) -> torch.Tensor:
+    return torch.rand(n, generator=g, device=device)
+
+
+def sample(cfg: DSAConfig, n: int, size: int, generator: torch.Generator,
+           op: int | None = None) -> Params:
+    """Draw parameters for ``n`` rows of images of side ``size``.
+
+    Each row gets one op index into ``cfg.ops`` (or ``op`` for all rows when
+    given) and every op's magnitudes; ``apply`` uses only the chosen op's."""
+    unknown = set(cfg.ops) - set(OPS)
+    if unknown:
+        raise ValueError(f"unknown DSA ops {sorted(unknown)}; choose from {OPS}")
+    dev = generator.device
+    u = lambda: _uniform(n, generator, dev)  # noqa: E731
+    if op is None:
+        choice = torch.randint(len(cfg.ops), (n,), generator=generator, device=dev)
+    else:
+        choice = torch.full((n,), op, dtype=torch.long, device=dev)
+    shift = int(size * cfg.crop + 0.5)
+    cut = int(size * cfg.cutout + 0.5)
+    return {
+        "op": choice,
+        "brightness": (u() - 0.5) * cfg.brightness,
+        "saturation": u() * cfg.saturation,
+        "contrast": u() + cfg.contrast,
+        "crop": torch.randint(-shift, shift + 1, (2, n), generator=generator, device=dev).T,
+        "cutout": torch.randint(0, size + (1 - cut % 2), (2, n), generator=generator, device=dev).T,
+        "flip": u() < cfg.flip,
+        "scale": torch.rand(n, 2, generator=generator, device=dev) * (cfg.scale - 1 / cfg.scale) + 1 / cfg.scale,
+        "rotate": (u() - 0.5) * 2 * cfg.rotate / 180 * math.pi,
+    }
+
+
+def _is(params: Params, ops: tuple[str, ...], name: str) -> torch.Tensor:
+    """Boolean (n,) mask of rows whose op is ``name``."""
+    if name not in ops:
+        return torch.zeros_like(params["op"], dtype=torch.bool)
+    return params["op"] == ops.index(name)
+
+
+def _affine(params: Params, ops: tuple[str, ...], size: int) -> torch.Tensor:
+    """(n, 2, 3) affine maps in grid_sample's normalised coordinates (align_corners=True)."""
+    n, dev = params["op"].shape[0], params["op"].device
+    theta = torch.eye(2, 3, device=dev).repeat(n, 1, 1)
+    sc = torch.where(_is(params, ops, "scale")[:, None], params["scale"], 1.0)
+    theta[:, 0, 0], theta[:, 1, 1] = sc[:, 0], sc[:, 1]
+    ang = torch.where(_is(params, ops, "rotate"), params["rotate"], 0.0)
+    rot = torch.stack([torch.cos(ang), torch.sin(ang), -torch.sin(ang), torch.cos(ang)], 1).view(n, 2, 2)
+    theta = torch.cat([rot @ theta[:, :, :2], theta[:, :, 2:]], dim=2)
+    flip = _is(params, ops, "flip") & params["flip"]
+    theta[:, 0, :2] *= torch.where(flip, -1.0, 1.0)[:, None]
+    # crop: sampling the input at (x - t) moves content by +t pixels; one
+    # pixel is 2/(size-1) in align_corners=True coordinates.
+    shift = torch.where(_is(params, ops, "crop")[:, None], params["crop"], 0).to(theta.dtype)
+    theta[:, :, 2] = -shift * 2.0 / (size - 1)
+    return theta
+
+
+def apply(x: torch.Tensor, params: Params, cfg: DSAConfig, rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Apply ``params`` to ``x`` (N, C, H, W). Image i uses parameter row
+    ``rows[i]`` (default: row i). Differentiable with respect to ``x``."""
+    if rows is not None:
+        params = {k: v[rows] for k, v in params.items()}
+    ops = cfg.ops
+    dt = x.dtype
+    col = lambda v: v.to(dt)[:, None, None, None]  # noqa: E731
+    if "color" in ops:
+        is_color = _is(params, ops, "color")
+        b = torch.where(is_color, params["brightness"], 0.0)
+        s = torch.where(is_color, params["saturation"], 1.0)
+        c = torch.where(is_color, params["contrast"], 1.0)
+        x = x + col(b)
+        m = x.mean(dim=1, keepdim=True)
+        x = (x - m) * col(s) + m
+        m = x.mean(dim=(1, 2, 3), keepdim=True)
+        x = (x - m) * col(c) + m
+    if any(op in ops for op in ("crop", "flip", "scale", "rotate")):
+        theta = _affine(params, ops, x.shape[-1]).to(dt)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=True)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    if "cutout" in ops:
+        size = int(x.shape[-1] * cfg.cutout + 0.5)
+        x = x * _cutout_mask(params, ops, size, x.shape[-2], x.shape[-1]).to(dt)
+    return x
+
+
+def _cutout_mask(params: Params, ops: tuple[str, ...], size: int, h: int, w: int) -> torch.Tensor:
+    """(n, 1, H, W) mask: 0 inside each cutout row's square of side ``size``, 1 elsewhere."""
+    centre = params["cutout"]
+    lo = (centre - size // 2).clamp(min=0)
+    hi = (centre - size // 2 + size).clamp(max=torch.tensor([h, w], device=centre.device))
+    ys = torch.arange(h, device=centre.device)
+    xs = torch.arange(w, device=centre.device)
+    in_y = (ys[None] >= lo[:, :1]) & (ys[None] < hi[:, :1])
+    in_x = (xs[None] >= lo[:, 1:]) & (xs[None] < hi[:, 1:])
+    hole = in_y[:, :, None] & in_x[:, None, :] & _is(params, ops, "cutout")[:, None, None]
+    return (~hole)[:, None]
+
+
+def siamese(cfg: DSAConfig, batches: list[torch.Tensor], num_classes: int,
+            generator: torch.Generator) -> list[torch.Tensor]:
+    """Augment class-major batches with one parameter row per class, shared by
+    every image of that class in every batch (real and synthetic alike)."""
+    params = sample(cfg, num_classes, batches[0].shape[-1], generator)
+    out = []
+    for x in batches:
+        rows = torch.arange(num_classes, device=x.device).repeat_interleave(x.shape[0] // num_classes)
+        out.append(apply(x, params, cfg, rows))
+    return out
+
+
+def per_sample(cfg: DSAConfig, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Evaluation-time DSA: one op for the batch (as mode 'S' draws it per
+    call), magnitudes drawn independently for every image."""
+    op = int(torch.randint(len(cfg.ops), (1,), generator=generator, device=generator.device))
+    return apply(x, sample(cfg, x.shape[0], x.shape[-1], generator, op=op), cfg)

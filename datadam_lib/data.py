@@ -1,0 +1,396 @@
+"""Datasets (supplement Sec. 1.1 and Table 1), held on the device as tensors.
+
+Every loader returns uint8 arrays in (N, H, W, C) layout plus int labels, the
+torchvision convention; :class:`RealData` normalises them (per-dataset
+mean/std), optionally ZCA-whitens them (CIFAR, supplement Sec. 1.2), sorts them
+by class and samples ``batch_real`` images per class from a generator with one
+vectorised call.
+
+Loaders take ``root`` and ``download`` like torchvision datasets and raise one
+:class:`DatasetNotFoundError` naming the path looked at, the layout expected
+and how to get it.
+"""
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Supplement Table 1, as ImageNet WordNet ids in the table's order.
+IMAGENET_SUBSETS: dict[str, list[tuple[str, str]]] = {
+    "imagenette": [
+        ("n01440764", "tench"), ("n02102040", "English springer"), ("n02979186", "cassette player"),
+        ("n03000684", "chainsaw"), ("n03028079", "church"), ("n03394916", "French horn"),
+        ("n03417042", "garbage truck"), ("n03425413", "gas pump"), ("n03445777", "golf ball"),
+        ("n03888605", "parachute")],
+    "imagewoof": [
+        ("n02096294", "Australian terrier"), ("n02093754", "Border terrier"), ("n02111889", "Samoyed"),
+        ("n02088364", "beagle"), ("n02086240", "Shih-Tzu"), ("n02089973", "English foxhound"),
+        ("n02087394", "Rhodesian ridgeback"), ("n02115641", "dingo"), ("n02099601", "golden retriever"),
+        ("n02105641", "Old English sheepdog")],
+    "imagesquawk": [
+        ("n01806143", "peacock"), ("n02007558", "flamingo"), ("n01818515", "macaw"),
+        ("n02051845", "pelican"), ("n02056570", "king penguin"), ("n01614925", "bald eagle"),
+        ("n01843383", "toucan"), ("n01518878", "ostrich"), ("n01860187", "black swan"),
+        ("n01819313", "cockatoo")],
+}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset's files are missing or malformed; the message says what to do."""
+
+
+class DataError(ValueError):
+    """Data that cannot be used as given (NaN, wrong shapes, too few images)."""
+
+
+@dataclass
+class Arrays:
+    """Raw splits: uint8 (N, H, W, C) images and int64 labels."""
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: list[str]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    description: str
+    loader: Callable[[str, bool], Arrays]
+    location: str                    # where it is looked for, relative to root
+    im_size: int | None = None       # None: whatever the files hold
+    mean: tuple[float, ...] | None = None  # None: computed on the training split
+    std: tuple[float, ...] | None = None
+    zca: bool = False                # supplement Sec. 1.2: ZCA for CIFAR only
+    how_to_get: str = ""
+
+
+def _missing(name: str, path: str, layout: str, how: str) -> DatasetNotFoundError:
+    return DatasetNotFoundError(
+        f"dataset {name!r} not found at {path}\n  expected: {layout}\n  to get it: {how}")
+
+
+# ---------------------------------------------------------------- loaders
+
+def _digits(root: str, download: bool) -> Arrays:
+    """scikit-learn's bundled 8x8 digits (1,797 images), bilinearly upsampled to
+    32x32; a fixed stratified 80/20 split (seed 0). Needs no download."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = torch.from_numpy(d.images).float()[:, None] / 16.0
+    x = F.interpolate(x, size=32, mode="bilinear", align_corners=False).clamp(0, 1)
+    x = (x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    xtr, xte, ytr, yte = train_test_split(x, d.target, test_size=0.2, stratify=d.target, random_state=0)
+    return Arrays(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), [str(i) for i in range(10)])
+
+
+def _torchvision_cifar(cls_name: str, folder: str) -> Callable[[str, bool], Arrays]:
+    def load(root: str, download: bool) -> Arrays:
+        import torchvision
+        cls = getattr(torchvision.datasets, cls_name)
+        path = os.path.join(root, folder)
+        if not download and not os.path.isdir(path):
+            raise _missing(cls_name.lower(), path, f"torchvision's {folder}/ (python pickle batches)",
+                           f"pass download=True (CLI: --download) or put {folder}/ under {root}")
+        try:
+            tr, te = cls(root, train=True, download=download), cls(root, train=False, download=download)
+        except RuntimeError as e:
+            raise _missing(cls_name.lower(), path, f"torchvision's {folder}/", f"re-download ({e})") from None
+        return Arrays(tr.data, np.asarray(tr.targets, np.int64), te.data, np.asarray(te.targets, np.int64),
+                      list(tr.classes))
+    return load
+
+
+def _read_images(files: list[str], size: int) -> np.ndarray:
+    from PIL import Image
+    out = np.empty((len(files), size, size, 3), np.uint8)
+    for i, f in enumerate(files):
+        with Image.open(f) as im:
+            out[i] = np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR))
+    return out
+
+
+def _folder_split(path: str, classes: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
+    files, labels = [], []
+    for k, c in enumerate(classes):
+        fs = sorted(f for f in glob.glob(os.path.join(path, c, "**", "*"), recursive=True)
+                    if f.lower().endswith((".jpeg", ".jpg", ".png", ".bmp")))
+        files += fs
+        labels += [k] * len(fs)
+    return _read_images(files, size), np.asarray(labels, np.int64)
+
+
+def image_folder(root: str, size: int, name: str = "folder", classes: list[str] | None = None,
+                 names: list[str] | None = None) -> Arrays:
+    """A folder with ``train/<class>/*`` and ``test/<class>/*`` (or ``val/``),
+    resized to ``size`` x ``size``."""
+    train = os.path.join(root, "train")
+    test = next((os.path.join(root, s) for s in ("test", "val") if os.path.isdir(os.path.join(root, s))), None)
+    if not os.path.isdir(train) or test is None:
+        raise _missing(name, root, "train/<class>/*.jpg and test/<class>/*.jpg (or val/)",
+                       "arrange the images in that layout")
+    classes = classes or sorted(os.listdir(train))
+    missing = [c for c in classes if not os.path.isdir(os.path.join(train, c))]
+    if missing:
+        raise _missing(name, train, f"one folder per class, e.g. {missing[0]}/", "download the full set")
+    xtr, ytr = _folder_split(train, classes, size)
+    xte, yte = _folder_split(test, classes, size)
+    return Arrays(xtr, ytr, xte, yte, names or classes)
+
+
+def _imagenet_subset(name: str) -> Callable[[str, bool], Arrays]:
+    def load(root: str, download: bool) -> Arrays:
+        wnids, names = zip(*IMAGENET_SUBSETS[name])
+        for cand in (os.path.join(root, name), os.path.join(root, "imagenet")):
+            if os.path.isdir(os.path.join(cand, "train")):
+                return image_folder(cand, 128, name, list(wnids), list(names))
+        raise _missing(name, os.path.join(root, name), "train/<wnid>/*.JPEG and val/<wnid>/*.JPEG "
+                       f"for the 10 WordNet ids of supplement Table 1 (or a full ImageNet at {root}/imagenet)",
+                       "extract ImageNet (or fast.ai's imagenette2/imagewoof2) there")
+    return load
+
+
+def _tinyimagenet(root: str, download: bool) -> Arrays:
+    path = os.path.join(root, "tiny-imagenet-200")
+    wnids_file = os.path.join(path, "wnids.txt")
+    if not os.path.isfile(wnids_file):
+        raise _missing("tinyimagenet", path, "wnids.txt, train/<wnid>/images/*.JPEG, val/val_annotations.txt",
+                       "download and unzip tiny-imagenet-200.zip from the CS231n site there")
+    wnids = open(wnids_file).read().split()
+    xtr, ytr = _folder_split(os.path.join(path, "train"), wnids, 64)
+    ann = [line.split("\t")[:2] for line in open(os.path.join(path, "val", "val_annotations.txt"))]
+    files = [os.path.join(path, "val", "images", f) for f, _ in ann]
+    yte = np.asarray([wnids.index(w) for _, w in ann], np.int64)
+    return Arrays(xtr, ytr, _read_images(files, 64), yte, wnids)
+
+
+def _imagenet64(root: str, download: bool) -> Arrays:
+    """Downsampled ImageNet 64x64 (Chrabaszcz et al.): train_data_batch_*.npz
+    and val_data.npz with 'data' (N, 12288) and 1-based 'labels'."""
+    path = os.path.join(root, "imagenet64")
+    batches = sorted(glob.glob(os.path.join(path, "train_data_batch_*.npz")))
+    if not batches or not os.path.isfile(os.path.join(path, "val_data.npz")):
+        raise _missing("imagenet64", path, "train_data_batch_1..10.npz and val_data.npz",
+                       "download 'Imagenet64_train' and 'Imagenet64_val' (npz) from image-net.org")
+
+    def read(files):
+        parts = [np.load(f) for f in files]
+        x = np.concatenate([p["data"] for p in parts]).reshape(-1, 3, 64, 64).transpose(0, 2, 3, 1)
+        return x, np.concatenate([p["labels"] for p in parts]).astype(np.int64) - 1
+    xtr, ytr = read(batches)
+    xte, yte = read([os.path.join(path, "val_data.npz")])
+    return Arrays(xtr, ytr, xte, yte, [str(i) for i in range(1000)])
+
+
+def load_npz(path: str) -> Arrays:
+    """Any ``.npz`` with x_train, y_train, x_test, y_test (images N,H,W,C or
+    N,C,H,W; uint8 0..255 or float 0..1) and optionally ``classes``."""
+    if not os.path.isfile(path):
+        raise _missing("npz", path, "an .npz file with x_train, y_train, x_test, y_test",
+                       "check the path (pass --dataset npz:/path/to/file.npz)")
+    try:
+        z = np.load(path, allow_pickle=False)
+        x_train, y_train, x_test, y_test = (z[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+        classes = [str(c) for c in z["classes"]] if "classes" in z.files else None
+    except KeyError as e:
+        raise DataError(f"{path}: missing array {e}; an .npz dataset needs x_train, y_train, x_test, y_test") from None
+    except Exception as e:  # zipfile/pickle errors from a damaged file
+        raise DataError(f"{path}: not a readable .npz ({e}); re-create or re-download it") from None
+    x_train, x_test = (_to_uint8_nhwc(a, path, k) for a, k in ((x_train, "x_train"), (x_test, "x_test")))
+    num = int(max(y_train.max(), y_test.max())) + 1
+    return Arrays(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
+                  classes or [str(i) for i in range(num)])
+
+
+def _to_uint8_nhwc(a: np.ndarray, path: str, key: str) -> np.ndarray:
+    if a.ndim == 3:
+        a = a[..., None]
+    if a.ndim != 4:
+        raise DataError(f"{path}: {key} has shape {a.shape}; expected (N, H, W, C) or (N, C, H, W)")
+    if a.shape[1] in (1, 3) and a.shape[-1] not in (1, 3):
+        a = a.transpose(0, 2, 3, 1)
+    if a.dtype != np.uint8:
+        a = a.astype(np.float64)
+        if not np.isfinite(a).all():
+            raise DataError(f"{path}: {key} contains NaN or infinite values; clean the data first")
+        a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
+    return a
+
+
+DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
+    DatasetSpec("digits", "scikit-learn 8x8 digits upsampled to 32x32 (built in)", _digits,
+                "bundled with scikit-learn", 32, how_to_get="nothing: it ships with scikit-learn"),
+    DatasetSpec("cifar10", "CIFAR-10, 32x32, 10 classes", _torchvision_cifar("CIFAR10", "cifar-10-batches-py"),
+                "cifar-10-batches-py", 32, (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), zca=True,
+                how_to_get="--download (torchvision)"),
+    DatasetSpec("cifar100", "CIFAR-100, 32x32, 100 classes", _torchvision_cifar("CIFAR100", "cifar-100-python"),
+                "cifar-100-python", 32, (0.5071, 0.4866, 0.4409), (0.2673, 0.2564, 0.2762), zca=True,
+                how_to_get="--download (torchvision)"),
+    DatasetSpec("tinyimagenet", "TinyImageNet, 64x64, 200 classes", _tinyimagenet, "tiny-imagenet-200",
+                64, IMAGENET_MEAN, IMAGENET_STD, how_to_get="unzip tiny-imagenet-200.zip"),
+    DatasetSpec("imagenet64", "ImageNet-1K downsampled to 64x64, 1,000 classes", _imagenet64, "imagenet64",
+                64, IMAGENET_MEAN, IMAGENET_STD, how_to_get="Imagenet64 npz batches from image-net.org"),
+] + [
+    DatasetSpec(n, f"{n.capitalize()}, ImageNet subset of supplement Table 1, 128x128", _imagenet_subset(n),
+                n, 128, IMAGENET_MEAN, IMAGENET_STD, how_to_get="ImageNet train/val folders of its 10 wnids")
+    for n in IMAGENET_SUBSETS
+]}
+
+
+def dataset_status(root: str) -> list[dict]:
+    """Each registered dataset, where it is looked for, and whether it is there."""
+    rows = []
+    for s in DATASETS.values():
+        path = s.location if s.name == "digits" else os.path.join(root, s.location)
+        present = s.name == "digits" or os.path.exists(path)
+        if s.name in IMAGENET_SUBSETS and not present:
+            path2 = os.path.join(root, "imagenet")
+            present = os.path.isdir(os.path.join(path2, "train"))
+        rows.append({"name": s.name, "description": s.description, "path": path, "present": present,
+                     "how_to_get": s.how_to_get})
+    rows.append({"name": "npz:PATH", "description": "any .npz with x_train/y_train/x_test/y_test",
+                 "path": "PATH", "present": None, "how_to_get": "bring your own"})
+    rows.append({"name": "folder:PATH", "description": "any train/<class>/ + test/<class>/ image folder",
+                 "path": "PATH", "present": None, "how_to_get": "bring your own"})
+    return rows
+
+
+def load_arrays(name: str, root: str = "data", download: bool = False, im_size: int = 32) -> tuple[Arrays, DatasetSpec]:
+    """Raw arrays and the spec for a registered name, ``npz:PATH`` or ``folder:PATH``."""
+    if name.startswith("npz:"):
+        path = name[4:]
+        return load_npz(path), DatasetSpec(name, f"npz file {path}", lambda r, d: None, path)
+    if name.startswith("folder:"):
+        path = name[7:]
+        return image_folder(path, im_size), DatasetSpec(name, f"image folder {path}", lambda r, d: None, path, im_size)
+    if name not in DATASETS:
+        raise KeyError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}, "
+                       "npz:/path/to/file.npz or folder:/path/to/images (see `python -m datadam_lib datasets`)")
+    spec = DATASETS[name]
+    return spec.loader(root, download), spec
+
+
+@dataclass
+class RealData:
+    """A dataset on the device: normalised (and, for CIFAR, ZCA-whitened)
+    float images sorted by class, with per-class offsets for sampling."""
+    name: str
+    x_train: torch.Tensor   # (N, C, H, W), class-sorted
+    y_train: torch.Tensor   # (N,)
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: list[str]
+    mean: torch.Tensor      # (C,)
+    std: torch.Tensor
+    zca: object | None = None           # fitted kornia ZCAWhitening, or None
+    counts: torch.Tensor = field(init=False)
+    offsets: torch.Tensor = field(init=False)
+
+    def __post_init__(self):
+        order = torch.argsort(self.y_train, stable=True)
+        self.x_train, self.y_train = self.x_train[order], self.y_train[order]
+        self.counts = torch.bincount(self.y_train, minlength=self.num_classes)
+        self.offsets = torch.cumsum(self.counts, 0) - self.counts
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def channels(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def im_size(self) -> int:
+        return self.x_train.shape[-1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.x_train.device
+
+    def sample(self, n: int, generator: torch.Generator, classes: torch.Tensor | None = None) -> torch.Tensor:
+        """``n`` distinct random images of each class (of ``classes``, default
+        all), class-major (K*n, C, H, W). One vectorised draw: a random key per
+        image, the ``n`` smallest keys within each class."""
+        idx = self.sample_indices(n, generator, classes)
+        return self.x_train[idx.flatten()]
+
+    def sample_indices(self, n: int, generator: torch.Generator, classes: torch.Tensor | None = None) -> torch.Tensor:
+        if classes is None:
+            classes = torch.arange(self.num_classes, device=self.device)
+        counts, offsets = self.counts[classes], self.offsets[classes]
+        if n > int(counts.min()):
+            k = int(classes[counts.argmin()])
+            raise DataError(f"asked for {n} images per class but class {k} ({self.classes[k]!r}) of "
+                            f"{self.name!r} has only {int(counts.min())}; lower ipc / batch_real")
+        width = int(counts.max())
+        keys = torch.rand(len(classes), width, generator=generator, device=self.device)
+        keys = keys.masked_fill(torch.arange(width, device=self.device) >= counts[:, None], 2.0)
+        pick = keys.topk(n, dim=1, largest=False).indices
+        return offsets[:, None] + pick
+
+    def to_pixels(self, x: torch.Tensor) -> torch.Tensor:
+        """Undo ZCA and normalisation: images in [0, 1] for display or for
+        pixel-space augmentations."""
+        if self.zca is not None:
+            x = self.zca.inverse_transform(x.flatten(1)).view_as(x)
+        return (x * self.std[:, None, None] + self.mean[:, None, None]).clamp(0, 1)
+
+    def from_pixels(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.mean[:, None, None]) / self.std[:, None, None]
+        if self.zca is not None:
+            x = self.zca(x.flatten(1)).view_as(x)
+        return x
+
+
+def load_dataset(name: str, root: str = "data", download: bool = False, device: str | torch.device = "cpu",
+                 zca: bool | None = None, im_size: int = 32) -> RealData:
+    """Load a dataset onto ``device``: normalise with its mean/std (computed on
+    the training split when the dataset has none) and, where the dataset asks
+    for it (CIFAR; ``zca`` overrides), ZCA-whiten with a whitening fitted once
+    on the training split and cached under ``root``."""
+    arrays, spec = load_arrays(name, root, download, im_size)
+    validate(arrays, name)
+    to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float().div_(255)  # noqa: E731
+    x_train, x_test = to_t(arrays.x_train), to_t(arrays.x_test)
+    mean = torch.tensor(spec.mean) if spec.mean else x_train.mean(dim=(0, 2, 3))
+    std = torch.tensor(spec.std) if spec.std else x_train.std(dim=(0, 2, 3))
+    norm = lambda x: ((x - mean[:, None, None]) / std[:, None, None]).to(device)  # noqa: E731
+    x_train, x_test = norm(x_train), norm(x_test)
+    whitening = None
+    if spec.zca if zca is None else zca:
+        from .zca import fit_zca
+        whitening = fit_zca(x_train, cache_dir=root if os.path.isdir(root) else None, key=name)
+        x_train = whitening(x_train.flatten(1)).view_as(x_train)
+        x_test = whitening(x_test.flatten(1)).view_as(x_test)
+    t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+    return RealData(name, x_train, t(arrays.y_train), x_test, t(arrays.y_test), list(arrays.classes),
+                    mean.to(device), std.to(device), whitening)
+
+
+def validate(a: Arrays, name: str) -> None:
+    """Shapes and labels consistent; raise DataError saying what is wrong."""
+    for split, x, y in (("train", a.x_train, a.y_train), ("test", a.x_test, a.y_test)):
+        if x.ndim != 4 or x.shape[1] != x.shape[2] or x.shape[3] not in (1, 3):
+            raise DataError(f"{name}: {split} images have shape {x.shape}; expected square (N, H, W, C) with C in 1 or 3")
+        if len(x) != len(y):
+            raise DataError(f"{name}: {split} has {len(x)} images but {len(y)} labels")
+        if len(y) and (y.min() < 0 or y.max() >= len(a.classes)):
+            raise DataError(f"{name}: {split} labels span {y.min()}..{y.max()} but there are {len(a.classes)} classes")
+    if a.x_train.shape[1:] != a.x_test.shape[1:]:
+        raise DataError(f"{name}: train images {a.x_train.shape[1:]} and test images {a.x_test.shape[1:]} differ in shape")
+    empty = sorted(set(range(len(a.classes))) - set(np.unique(a.y_train).tolist()))
+    if empty:
+        raise DataError(f"{name}: classes {empty[:5]} have no training images")

@@ -1,0 +1,322 @@
+"""Distillation: learn ``ipc`` synthetic images per class by attention matching.
+
+One iteration (main paper Alg. 1; supplement Table 2):
+1. redraw a randomly initialised encoder (from the run's generator; frozen);
+2. sample ``batch_real`` real images per class; draw one DSA parameter row per
+   class and apply it to that class's real and synthetic images (siamese);
+3. one forward pass for all real images (inference mode) and one for all
+   synthetic images; class-mean statistics of each (attention maps per layer,
+   embedding, ...); the loss compares the two (``Objective``);
+4. one SGD step (momentum 0.5) on the synthetic images.
+
+All randomness comes from one ``torch.Generator`` seeded with ``cfg.seed``; a
+checkpoint stores its state, so resuming reproduces the uninterrupted run.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from . import augment
+from .config import Config, MethodConfig, from_dict
+from .data import DataError, RealData
+from .io import CheckpointError, atomic_dir, atomic_save, device_description, load_checked, manifest, write_json
+from .losses import attention_map, class_means, feature_map_loss, mmd_loss, sam_loss
+from .models import Encoder, build_encoder, reset_parameters
+
+Stats = dict[str, list[torch.Tensor]]
+
+
+class Objective:
+    """DataDAM's loss as a comparison of class-mean statistics.
+
+    ``statistics`` maps a class-major batch (and its encoder taps/embedding) to
+    per-class means; ``loss`` compares real and synthetic statistics:
+    loss_scale * (L_SAM + lambda * L_MMD + L_feature + L_pixel), each term
+    present only when its component is enabled."""
+
+    def __init__(self, method: MethodConfig, im_size: int):
+        unknown = set(method.components) - {"sam", "mmd", "feature", "pixel"}
+        if unknown or not method.components:
+            raise ValueError(f"unknown loss components {sorted(unknown)}; use sam, mmd, feature, pixel")
+        self.m = method
+        self.lam = method.lambda_for(im_size)
+        self.needs_encoder = bool(set(method.components) - {"pixel"})
+
+    def layers(self, n_taps: int) -> list[int]:
+        sel = self.m.sam_layers
+        if sel == "all_but_last":
+            return list(range(max(n_taps - 1, 1)))
+        if sel == "all":
+            return list(range(n_taps))
+        if any(not 1 <= i <= n_taps for i in sel):
+            raise ValueError(f"sam_layers {sel} out of range: this encoder has taps 1..{n_taps}")
+        return [i - 1 for i in sel]
+
+    def statistics(self, images: torch.Tensor, taps: list[torch.Tensor] | None,
+                   emb: torch.Tensor | None, num_classes: int) -> Stats:
+        c, K = self.m.components, num_classes
+        out: Stats = {}
+        if "sam" in c or "feature" in c:
+            chosen = [taps[i] for i in self.layers(len(taps))]
+        if "sam" in c:
+            out["sam"] = [class_means(attention_map(t, self.m.power, self.m.attention_norm), K) for t in chosen]
+        if "feature" in c:
+            out["feature"] = [class_means(t, K) for t in chosen]
+        if "mmd" in c:
+            out["mmd"] = [class_means(emb, K)]
+        if "pixel" in c:
+            out["pixel"] = [class_means(images.flatten(1), K)]
+        return out
+
+    def loss(self, real: Stats, syn: Stats) -> torch.Tensor:
+        total = 0.0
+        if "sam" in real:
+            total = total + sam_loss(real["sam"], syn["sam"], self.m.distance)
+        if "mmd" in real:
+            total = total + self.lam * mmd_loss(real["mmd"][0], syn["mmd"][0])
+        if "feature" in real:
+            total = total + feature_map_loss(real["feature"], syn["feature"])
+        if "pixel" in real:
+            total = total + mmd_loss(real["pixel"][0], syn["pixel"][0])
+        return self.m.loss_scale * total
+
+
+# ---------------------------------------------------------------- initialisation
+
+def _init_real(data: RealData, ipc: int, g: torch.Generator, cfg: Config) -> torch.Tensor:
+    return data.sample(ipc, g).clone()
+
+
+def _init_noise(data: RealData, ipc: int, g: torch.Generator, cfg: Config) -> torch.Tensor:
+    shape = (data.num_classes * ipc, data.channels, data.im_size, data.im_size)
+    return torch.randn(shape, generator=g, device=data.device)
+
+
+@torch.inference_mode()
+def kcenter_indices(emb: torch.Tensor, labels: torch.Tensor, num_classes: int, k: int) -> torch.Tensor:
+    """Greedy k-center (farthest-first, Sener & Savarese) within each class,
+    vectorised over classes: start at the point nearest the class mean, then
+    repeatedly add the point farthest from everything chosen. ``emb`` (N, D)
+    with ``labels`` sorted by class; returns (num_classes, k) indices into emb."""
+    counts = torch.bincount(labels, minlength=num_classes)
+    offsets = torch.cumsum(counts, 0) - counts
+    width = int(counts.max())
+    slot = torch.arange(len(labels), device=emb.device) - offsets[labels]
+    E = emb.new_zeros(num_classes, width, emb.shape[1])
+    E[labels, slot] = emb
+    valid = torch.arange(width, device=emb.device) < counts[:, None]
+    mean = E.sum(1) / counts[:, None]
+    d0 = (E - mean[:, None]).norm(dim=-1).masked_fill(~valid, float("inf"))
+    chosen = [d0.argmin(1)]
+    rows = torch.arange(num_classes, device=emb.device)
+    mind = (E - E[rows, chosen[0]][:, None]).norm(dim=-1)
+    for _ in range(k - 1):
+        nxt = mind.masked_fill(~valid, -1.0).argmax(1)
+        chosen.append(nxt)
+        mind = torch.minimum(mind, (E - E[rows, nxt][:, None]).norm(dim=-1))
+    return offsets[:, None] + torch.stack(chosen, 1)
+
+
+def _init_kcenter(data: RealData, ipc: int, g: torch.Generator, cfg: Config) -> torch.Tensor:
+    enc = build_encoder(cfg.distill.encoder, data.channels, data.num_classes, data.im_size, g, data.device)
+    enc.eval()
+    with torch.inference_mode():
+        emb = torch.cat([enc.embed(x) for x in data.x_train.split(1024)])
+    idx = kcenter_indices(emb, data.y_train, data.num_classes, ipc)
+    return data.x_train[idx.flatten()].clone()
+
+
+INITS: dict[str, Callable[[RealData, int, torch.Generator, Config], torch.Tensor]] = {
+    "real": _init_real,
+    "noise": _init_noise,
+    "kcenter": _init_kcenter,
+}
+
+
+# ---------------------------------------------------------------- the result
+
+@dataclass
+class SyntheticSet:
+    """A distilled set: ``images`` (K*ipc, C, H, W) in the dataset's normalised
+    (and ZCA) space, class-major, with hard ``labels``."""
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+    config: Config
+    losses: list[float] = field(default_factory=list)
+    snapshots: dict[int, torch.Tensor] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    FILE = "synthetic.pt"
+
+    def save(self, out_dir: str) -> None:
+        """Write ``synthetic.pt``, ``config.json`` and ``manifest.json`` to
+        ``out_dir`` atomically (all three or nothing)."""
+        with atomic_dir(out_dir) as tmp:
+            torch.save({"images": self.images.cpu(), "labels": self.labels.cpu(), "classes": self.classes,
+                        "losses": self.losses, "snapshots": {int(k): v.cpu() for k, v in self.snapshots.items()}},
+                       os.path.join(tmp, self.FILE))
+            write_json(self.config.to_dict(), os.path.join(tmp, "config.json"))
+            write_json(self.info, os.path.join(tmp, "manifest.json"))
+
+    @classmethod
+    def load(cls, out_dir: str, device: str | torch.device = "cpu") -> "SyntheticSet":
+        import json
+        path = os.path.join(out_dir, cls.FILE)
+        obj = load_checked(path, "synthetic set", ("images", "labels", "classes"), map_location=device)
+        try:
+            with open(os.path.join(out_dir, "config.json")) as f:
+                cfg = from_dict(json.load(f))
+        except (OSError, ValueError, TypeError, KeyError) as e:
+            raise CheckpointError(f"{out_dir}/config.json is missing or unreadable ({e}); re-run distill") from None
+        info = {}
+        if os.path.isfile(os.path.join(out_dir, "manifest.json")):
+            with open(os.path.join(out_dir, "manifest.json")) as f:
+                info = json.load(f)
+        x, y = obj["images"], obj["labels"]
+        if x.dim() != 4 or len(x) != len(y) or not torch.isfinite(x).all():
+            raise CheckpointError(f"{path}: images {tuple(x.shape)} / labels {tuple(y.shape)} are inconsistent "
+                                  "or not finite; re-run distill")
+        return cls(x, y, list(obj["classes"]), cfg, list(obj.get("losses", [])),
+                   dict(obj.get("snapshots", {})), info)
+
+
+# ---------------------------------------------------------------- the loop
+
+def check_config(cfg: Config, data: RealData) -> int:
+    """Validate ``cfg`` against ``data``; return the real batch per class."""
+    d = cfg.distill
+    smallest = int(data.counts.min())
+    if d.ipc < 1:
+        raise ValueError(f"ipc must be at least 1, got {d.ipc}")
+    if d.init not in INITS:
+        raise ValueError(f"unknown init {d.init!r}; choose one of {sorted(INITS)}")
+    if d.init != "noise" and d.ipc > smallest:
+        k = int(data.counts.argmin())
+        raise DataError(f"ipc {d.ipc} is larger than class {k} ({data.classes[k]!r}) of {data.name!r}, "
+                        f"which has {smallest} training images; use ipc <= {smallest} or init='noise'")
+    if d.iterations < 0 or d.batch_real < 1:
+        raise ValueError("iterations must be >= 0 and batch_real >= 1")
+    # A class smaller than batch_real contributes all its images (as released).
+    return min(d.batch_real, smallest)
+
+
+def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoint_every: int = 0,
+            snapshot_at: tuple[int, ...] = (), progress: bool = True,
+            stop_after: int | None = None) -> SyntheticSet:
+    """Run DataDAM for ``cfg`` on ``data``; return the synthetic set.
+
+    checkpoint: a file path; when it exists the run resumes from it, and every
+    ``checkpoint_every`` iterations it is rewritten atomically.
+    snapshot_at: iterations at which to keep a copy of the images (0 = init).
+    stop_after: stop (after checkpointing) once this many iterations are done
+    in total, as an interruption would; used to test resuming."""
+    from tqdm.auto import tqdm
+
+    d, dev = cfg.distill, data.device
+    batch_real = check_config(cfg, data)
+    K, ipc = data.num_classes, d.ipc
+    objective = Objective(d.method, data.im_size)
+    g = torch.Generator(device=dev).manual_seed(cfg.seed)
+    t0 = time.time()
+
+    images = INITS[d.init](data, ipc, g, cfg).detach().requires_grad_(True)
+    opt = torch.optim.SGD([images], lr=d.image_lr(), momentum=d.momentum)
+    encoder = build_encoder(d.encoder, data.channels, K, data.im_size, g, dev)
+    encoder.requires_grad_(False).train(d.encoder_train_mode)
+    encoder = encoder.to(memory_format=torch.channels_last)  # speed: ~25% faster convs on CPU
+    losses: list[float] = []
+    snapshots = {0: images.detach().cpu().clone()} if 0 in snapshot_at else {}
+    start = 0
+    if checkpoint and os.path.isfile(checkpoint):
+        start, losses, snapshots = _resume(checkpoint, cfg, images, opt, g)
+
+    chunk = d.class_chunk or K
+    end = d.iterations if stop_after is None else min(d.iterations, stop_after)
+    bar = tqdm(range(start, end), initial=start, total=d.iterations, disable=not progress,
+               desc=f"DataDAM {data.name} ipc={ipc}", unit="it")
+    pending = []
+    for it in bar:
+        opt.zero_grad(set_to_none=True)
+        loss = step(encoder, objective, data, images, batch_real, d.dsa, g, chunk)
+        opt.step()
+        pending.append(loss)
+        done = it + 1
+        if done in snapshot_at:
+            snapshots[done] = images.detach().cpu().clone()
+        if done % 10 == 0 or done == end:
+            losses += torch.stack(pending).tolist()
+            pending = []
+            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+        if checkpoint and checkpoint_every and (done % checkpoint_every == 0 or done == end):
+            losses += torch.stack(pending).tolist() if pending else []
+            pending = []
+            atomic_save({"iteration": done, "images": images.detach().cpu(), "optimizer": opt.state_dict(),
+                         "generator": g.get_state().cpu(), "config": cfg.to_json(), "losses": losses,
+                         "snapshots": snapshots}, checkpoint)
+    bar.close()
+    if pending:
+        losses += torch.stack(pending).tolist()
+    if not all(map(_finite, losses[-1:])):
+        raise FloatingPointError("the loss became NaN/inf; lower lr_images or check the data for NaNs")
+    labels = torch.arange(K, device=dev).repeat_interleave(ipc)
+    info = manifest(seed=cfg.seed, device=device_description(dev), wall_time_s=round(time.time() - t0, 3),
+                    iterations=end, dataset=data.name, preset=cfg.preset, scale=cfg.scale)
+    return SyntheticSet(images.detach(), labels, data.classes, cfg, losses, snapshots, info)
+
+
+def _finite(x: float) -> bool:
+    return x == x and abs(x) != float("inf")
+
+
+def _resume(path: str, cfg: Config, images: torch.Tensor, opt: torch.optim.Optimizer, g: torch.Generator):
+    ck = load_checked(path, "checkpoint", ("iteration", "images", "optimizer", "generator", "config"))
+    if ck["config"] != cfg.to_json():
+        raise CheckpointError(f"checkpoint {path} was written for a different config; "
+                              "delete it or use another output directory")
+    with torch.no_grad():
+        images.copy_(ck["images"])
+    opt.load_state_dict(ck["optimizer"])
+    g.set_state(ck["generator"])
+    return int(ck["iteration"]), list(ck.get("losses", [])), dict(ck.get("snapshots", {}))
+
+
+def step(encoder: Encoder, objective: Objective, data: RealData, images: torch.Tensor, batch_real: int,
+         dsa: augment.DSAConfig | None, g: torch.Generator, chunk: int) -> torch.Tensor:
+    """One DataDAM iteration's forward/backward (gradients accumulate in
+    ``images.grad``); returns the detached loss. Every random draw happens
+    before the class-chunk loop, so chunking changes memory, not results
+    (exactly so for encoders without BatchNorm)."""
+    K = data.num_classes
+    if objective.needs_encoder:
+        reset_parameters(encoder, g)
+    real_idx = data.sample_indices(batch_real, g)                      # (K, B)
+    params = augment.sample(dsa, K, data.im_size, g) if dsa is not None else None
+    syn = images.view(K, -1, *images.shape[1:])
+    total = images.new_zeros(())
+    for c0 in range(0, K, chunk):
+        kc = min(chunk, K - c0)
+        real_stats = _stats(encoder, objective, data.x_train[real_idx[c0:c0 + kc].flatten()],
+                            params, dsa, c0, kc, inference=True)
+        syn_stats = _stats(encoder, objective, syn[c0:c0 + kc].flatten(0, 1), params, dsa, c0, kc)
+        loss = objective.loss(real_stats, syn_stats)
+        loss.backward()
+        total += loss.detach()
+    return total
+
+
+def _stats(encoder, objective: Objective, x, params, dsa, c0: int, kc: int, inference: bool = False) -> Stats:
+    with torch.inference_mode(inference):
+        if params is not None:
+            rows = torch.arange(c0, c0 + kc, device=x.device).repeat_interleave(x.shape[0] // kc)
+            x = augment.apply(x, params, dsa, rows)
+        taps, emb = encoder.forward_features(x) if objective.needs_encoder else (None, None)
+        stats = objective.statistics(x, taps, emb, kc)
+    if inference:  # small class means leave inference mode as normal tensors
+        stats = {k: [t.clone() for t in v] for k, v in stats.items()}
+    return stats

@@ -1,0 +1,147 @@
+"""Evaluation: train fresh models on a (synthetic or real) set, report test
+accuracy of the *final* model (no checkpoint is ever selected on the test set).
+
+SGD lr 0.01, momentum 0.9, weight decay 5e-4 (Table 2); the schedule and epochs
+come from the preset (``EvalConfig``). The same function evaluates a distilled
+set, a random real subset ("Random" rows) and the whole training set.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from . import augment
+from .config import EvalConfig
+from .data import RealData
+from .models import Encoder, build_encoder
+
+
+@dataclass
+class EvalResult:
+    accuracies: list[float]
+    wall_time_s: float
+    config: dict = field(default_factory=dict)
+
+    @property
+    def mean(self) -> float:
+        return sum(self.accuracies) / len(self.accuracies)
+
+    @property
+    def std(self) -> float:
+        m = self.mean
+        return math.sqrt(sum((a - m) ** 2 for a in self.accuracies) / len(self.accuracies))
+
+    def __str__(self) -> str:
+        return f"{100 * self.mean:.2f} +- {100 * self.std:.2f} % ({len(self.accuracies)} models)"
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean, "std": self.std, "accuracies": self.accuracies,
+                "wall_time_s": self.wall_time_s, "config": self.config}
+
+
+# ---------------------------------------------------------------- augmentation at training time
+
+Augment = Callable[[torch.Tensor, torch.Generator, RealData], torch.Tensor]
+
+
+def _torchvision_policy(make: Callable[[], Callable]) -> Augment:
+    """AutoAugment / RandAugment (torchvision) for Fig. 4. They work on uint8
+    pixels and draw one op per call, so this runs per image (the one place with
+    a loop over samples; it is a baseline, not the method). torchvision draws
+    from the global RNG, so its state is forked and seeded from our generator
+    and restored afterwards."""
+    def run(x: torch.Tensor, g: torch.Generator, data: RealData) -> torch.Tensor:
+        policy = make()
+        pix = (data.to_pixels(x) * 255).round().to(torch.uint8)
+        seed = int(torch.randint(2**62, (1,), generator=g, device=g.device))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            out = torch.stack([policy(p) for p in pix])
+        return data.from_pixels(out.float() / 255)
+    return run
+
+
+def _v2():
+    from torchvision.transforms import v2
+    return v2
+
+
+EVAL_AUGMENTS: dict[str, Augment] = {
+    "dsa": lambda x, g, data: augment.per_sample(augment.DSAConfig(), x, g),
+    "autoaugment": _torchvision_policy(lambda: _v2().AutoAugment(_v2().AutoAugmentPolicy.CIFAR10)),
+    "randaugment": _torchvision_policy(lambda: _v2().RandAugment()),
+    "none": lambda x, g, data: x,
+}
+
+# ---------------------------------------------------------------- schedules
+
+
+def lr_at(cfg: EvalConfig, epoch: int) -> float:
+    """step: StepLR(step_size, gamma) (Table 2); half: x0.1 at epochs // 2 (DC/DSA/DM, released)."""
+    if cfg.schedule == "step":
+        return cfg.lr * cfg.gamma ** (epoch // cfg.step_size)
+    if cfg.schedule == "half":
+        return cfg.lr * (0.1 if epoch >= cfg.epochs // 2 else 1.0)
+    raise ValueError(f"unknown schedule {cfg.schedule!r}; use 'step' or 'half'")
+
+
+def model_generator(seed: int, index: int, device) -> torch.Generator:
+    """The generator of evaluation model ``index`` of a run with ``seed``."""
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + index)
+
+
+def train_model(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg: EvalConfig,
+                generator: torch.Generator) -> Encoder:
+    """Train one fresh model (drawn from ``generator``) on ``images``/``labels``."""
+    if cfg.augment not in EVAL_AUGMENTS:
+        raise ValueError(f"unknown augment {cfg.augment!r}; choose one of {sorted(EVAL_AUGMENTS)}")
+    aug = EVAL_AUGMENTS[cfg.augment]
+    model = build_encoder(cfg.encoder, data.channels, data.num_classes, data.im_size, generator, data.device)
+    model = model.to(memory_format=torch.channels_last)  # speed: faster convs on CPU and GPU
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    images, labels = images.detach().to(data.device), labels.to(data.device)
+    n = len(images)
+    model.train()
+    for epoch in range(cfg.epochs):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(cfg, epoch)
+        order = torch.randperm(n, generator=generator, device=data.device)
+        for idx in order.split(cfg.batch_size):
+            x = aug(images[idx], generator, data)
+            loss = F.cross_entropy(model(x), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return model
+
+
+@torch.inference_mode()
+def test_accuracy(model: Encoder, data: RealData, batch: int = 1024) -> float:
+    model.eval()
+    correct = sum((model(x).argmax(1) == y).sum() for x, y in zip(data.x_test.split(batch), data.y_test.split(batch)))
+    return float(correct) / len(data.y_test)
+
+
+def evaluate(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg: EvalConfig, seed: int = 0,
+             progress: bool = True) -> EvalResult:
+    """Train ``cfg.num_models`` fresh models on ``images``/``labels`` and test
+    each on ``data``'s test split."""
+    from tqdm.auto import trange
+    t0 = time.time()
+    accs = []
+    for k in trange(cfg.num_models, disable=not progress, desc=f"evaluate {len(images)} images", unit="model"):
+        model = train_model(images, labels, data, cfg, model_generator(seed, k, data.device))
+        accs.append(test_accuracy(model, data, cfg.batch_test))
+    return EvalResult(accs, round(time.time() - t0, 3), asdict(cfg))
+
+
+def random_subset(data: RealData, ipc: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ipc`` random real training images per class (the "Random" baseline)."""
+    g = torch.Generator(device=data.device).manual_seed(seed)
+    idx = data.sample_indices(ipc, g).flatten()
+    return data.x_train[idx], data.y_train[idx]
