@@ -35,7 +35,8 @@ ensure_env() {
     fi
     if [[ "$(cat .venv/.datadam-stamp 2>/dev/null)" != "$stamp" ]]; then
         echo "installing pinned dependencies into .venv (once; a few minutes) ..." >&2
-        .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
+        .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]" \
+            2> >(grep -v "^WARNING: Location" >&2)
         echo "$stamp" > .venv/.datadam-stamp
     fi
     PY=$ROOT/.venv/bin/python
