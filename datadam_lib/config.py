@@ -102,7 +102,7 @@ PRESETS: dict[str, Config] = {
     "released": Config(
         preset="released",
         distill=DistillConfig(
-            iterations=20_000, batch_real=64, encoder=EncoderSpec(norm="batch"),
+            iterations=20_000, batch_real=64, lr_images=1.0, encoder=EncoderSpec(norm="batch"),
             method=MethodConfig(power=1.0, loss_scale=100.0)),
         evaluate=EvalConfig(encoder=EncoderSpec(norm="batch"), epochs=1800, batch_size=64,
                             schedule="half")),
