@@ -73,14 +73,18 @@ def cmd_evaluate(a) -> None:
     from .distill import SyntheticSet
     from .evaluate import evaluate, random_subset
     from .io import device_description, manifest, write_json
-    if a.random:
+    if a.random or a.whole:
         cfg = _config(a)
         data = load_dataset(cfg.dataset, a.root, a.download, a.device)
-        x, y = random_subset(data, cfg.distill.ipc, cfg.seed)
-        label, out = f"Random {cfg.dataset} ipc={cfg.distill.ipc}", a.out or f"random-{cfg.dataset}-ipc{a.ipc}.json"
+        if a.whole:
+            x, y = data.x_train, data.y_train
+            label, out = f"Whole dataset {cfg.dataset}", a.out or f"whole-{cfg.dataset}.json"
+        else:
+            x, y = random_subset(data, cfg.distill.ipc, cfg.seed)
+            label, out = f"Random {cfg.dataset} ipc={cfg.distill.ipc}", a.out or f"random-{cfg.dataset}-ipc{a.ipc}.json"
     else:
         if not a.dir:
-            raise ValueError("evaluate needs a directory written by `distill`, or --random")
+            raise ValueError("evaluate needs a directory written by `distill`, or --random / --whole")
         syn = SyntheticSet.load(a.dir)
         cfg = syn.config
         if a.set:
@@ -128,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("evaluate", help="train fresh models on a synthetic set (or a random subset)")
     e.add_argument("dir", nargs="?", help="directory written by `distill`")
     e.add_argument("--random", action="store_true", help="evaluate ipc random real images per class instead")
+    e.add_argument("--whole", action="store_true", help="evaluate the whole training set instead")
     e.add_argument("--out", help="metrics JSON (default: DIR/metrics.json)")
     _common(e)
     e.set_defaults(fn=cmd_evaluate)

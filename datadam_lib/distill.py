@@ -14,6 +14,7 @@ checkpoint stores its state, so resuming reproduces the uninterrupted run.
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -240,38 +241,31 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
     end = d.iterations if stop_after is None else min(d.iterations, stop_after)
     bar = tqdm(range(start, end), initial=start, total=d.iterations, disable=not progress,
                desc=f"DataDAM {data.name} ipc={ipc}", unit="it")
-    pending = []
+    history: list[torch.Tensor] = []   # detached losses, read back to the host only every 10 iterations
     for it in bar:
         opt.zero_grad(set_to_none=True)
         loss = step(encoder, objective, data, images, batch_real, d.dsa, g, chunk)
         opt.step()
-        pending.append(loss)
+        history.append(loss)
         done = it + 1
         if done in snapshot_at:
             snapshots[done] = images.detach().cpu().clone()
         if done % 10 == 0 or done == end:
-            losses += torch.stack(pending).tolist()
-            pending = []
-            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+            value = float(loss)
+            if not math.isfinite(value):
+                raise FloatingPointError(f"the loss became {value} at iteration {done}; "
+                                         "lower distill.lr_images or check the data for NaNs")
+            bar.set_postfix(loss=f"{value:.4g}")
         if checkpoint and checkpoint_every and (done % checkpoint_every == 0 or done == end):
-            losses += torch.stack(pending).tolist() if pending else []
-            pending = []
             atomic_save({"iteration": done, "images": images.detach().cpu(), "optimizer": opt.state_dict(),
-                         "generator": g.get_state().cpu(), "config": cfg.to_json(), "losses": losses,
-                         "snapshots": snapshots}, checkpoint)
+                         "generator": g.get_state().cpu(), "config": cfg.to_json(),
+                         "losses": losses + torch.stack(history).tolist(), "snapshots": snapshots}, checkpoint)
     bar.close()
-    if pending:
-        losses += torch.stack(pending).tolist()
-    if not all(map(_finite, losses[-1:])):
-        raise FloatingPointError("the loss became NaN/inf; lower lr_images or check the data for NaNs")
+    losses += torch.stack(history).tolist() if history else []
     labels = torch.arange(K, device=dev).repeat_interleave(ipc)
     info = manifest(seed=cfg.seed, device=device_description(dev), wall_time_s=round(time.time() - t0, 3),
                     iterations=end, dataset=data.name, preset=cfg.preset, scale=cfg.scale)
     return SyntheticSet(images.detach(), labels, data.classes, cfg, losses, snapshots, info)
-
-
-def _finite(x: float) -> bool:
-    return x == x and abs(x) != float("inf")
 
 
 def _resume(path: str, cfg: Config, images: torch.Tensor, opt: torch.optim.Optimizer, g: torch.Generator):
@@ -287,23 +281,27 @@ def _resume(path: str, cfg: Config, images: torch.Tensor, opt: torch.optim.Optim
 
 
 def step(encoder: Encoder, objective: Objective, data: RealData, images: torch.Tensor, batch_real: int,
-         dsa: augment.DSAConfig | None, g: torch.Generator, chunk: int) -> torch.Tensor:
+         dsa: augment.DSAConfig | None, g: torch.Generator, chunk: int,
+         classes: tuple[int, int] | None = None) -> torch.Tensor:
     """One DataDAM iteration's forward/backward (gradients accumulate in
     ``images.grad``); returns the detached loss. Every random draw happens
     before the class-chunk loop, so chunking changes memory, not results
-    (exactly so for encoders without BatchNorm)."""
+    (exactly so for encoders without BatchNorm). ``classes=(lo, hi)``: compute
+    only classes lo..hi-1, whose images ``images`` then holds; the draws still
+    cover every class (class-sharded runs, distributed.py)."""
     K = data.num_classes
+    lo, hi = classes or (0, K)
     if objective.needs_encoder:
         reset_parameters(encoder, g)
     real_idx = data.sample_indices(batch_real, g)                      # (K, B)
     params = augment.sample(dsa, K, data.im_size, g) if dsa is not None else None
-    syn = images.view(K, -1, *images.shape[1:])
+    syn = images.view(hi - lo, -1, *images.shape[1:])
     total = images.new_zeros(())
-    for c0 in range(0, K, chunk):
-        kc = min(chunk, K - c0)
+    for c0 in range(lo, hi, chunk):
+        kc = min(chunk, hi - c0)
         real_stats = _stats(encoder, objective, data.x_train[real_idx[c0:c0 + kc].flatten()],
                             params, dsa, c0, kc, inference=True)
-        syn_stats = _stats(encoder, objective, syn[c0:c0 + kc].flatten(0, 1), params, dsa, c0, kc)
+        syn_stats = _stats(encoder, objective, syn[c0 - lo:c0 - lo + kc].flatten(0, 1), params, dsa, c0, kc)
         loss = objective.loss(real_stats, syn_stats)
         loss.backward()
         total += loss.detach()
