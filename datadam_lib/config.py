@@ -55,7 +55,8 @@ class DistillConfig:
     encoder_train_mode: bool = True     # BatchNorm uses batch statistics (as released)
     method: MethodConfig = MethodConfig()
     dsa: DSAConfig | None = DSAConfig()
-    class_chunk: int | None = None      # classes per forward pass; None: all at once
+    class_chunk: int | None = None      # classes per forward pass; None: as many as fit memory_budget_mb
+    memory_budget_mb: int = 4096        # activation memory one class chunk may use (auto chunking)
 
     def image_lr(self) -> float:
         if self.lr_images is not None:

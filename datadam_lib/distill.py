@@ -237,7 +237,7 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
     if checkpoint and os.path.isfile(checkpoint):
         start, losses, snapshots = _resume(checkpoint, cfg, images, opt, g)
 
-    chunk = d.class_chunk or K
+    chunk = d.class_chunk or auto_chunk(encoder, data, batch_real + ipc, d.memory_budget_mb)
     end = d.iterations if stop_after is None else min(d.iterations, stop_after)
     bar = tqdm(range(start, end), initial=start, total=d.iterations, disable=not progress,
                desc=f"DataDAM {data.name} ipc={ipc}", unit="it")
@@ -278,6 +278,18 @@ def _resume(path: str, cfg: Config, images: torch.Tensor, opt: torch.optim.Optim
     opt.load_state_dict(ck["optimizer"])
     g.set_state(ck["generator"])
     return int(ck["iteration"]), list(ck.get("losses", [])), dict(ck.get("snapshots", {}))
+
+
+@torch.inference_mode()
+def auto_chunk(encoder: Encoder, data: RealData, per_class: int, budget_mb: int) -> int:
+    """Classes per pass so that one pass's activations (about three live
+    tensors per tap for each of ``per_class`` images per class) stay under
+    ``budget_mb``: peak memory then stays flat as the number of classes grows.
+    All classes at once when they fit (always the case for CIFAR-10 at the
+    released batch_real 64, so BatchNorm statistics match the release)."""
+    taps, emb = encoder.forward_features(data.x_train[:1])
+    per_image = 4 * 3 * (sum(t.numel() for t in taps) + emb.numel())
+    return max(1, min(data.num_classes, budget_mb * 2**20 // (per_image * per_class)))
 
 
 def step(encoder: Encoder, objective: Objective, data: RealData, images: torch.Tensor, batch_real: int,
