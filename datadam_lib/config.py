@@ -156,7 +156,10 @@ def override(cfg, changes: dict[str, Any]):
         if not dataclasses.is_dataclass(cfg) or head not in {f.name for f in dataclasses.fields(cfg)}:
             raise KeyError(f"no config field {path!r} in {type(cfg).__name__}")
         if rest:
-            value = override(getattr(cfg, head), {rest: value})
+            try:
+                value = override(getattr(cfg, head), {rest: value})
+            except KeyError:  # name the whole dotted path the user gave, not its last part
+                raise KeyError(f"no config field {path!r} in {type(cfg).__name__}") from None
         cfg = replace(cfg, **{head: value})
     return cfg
 

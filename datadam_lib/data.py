@@ -200,12 +200,16 @@ def load_npz(path: str) -> Arrays:
     if not os.path.isfile(path):
         raise _missing("npz", path, "an .npz file with x_train, y_train, x_test, y_test",
                        "check the path (pass --dataset npz:/path/to/file.npz)")
+    keys = ("x_train", "y_train", "x_test", "y_test")
     try:
         z = np.load(path, allow_pickle=False)
-        x_train, y_train, x_test, y_test = (z[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+        missing = [k for k in keys if k not in z.files]
+        if missing:
+            raise DataError(f"{path}: missing arrays {missing}; an .npz dataset needs {', '.join(keys)}")
+        x_train, y_train, x_test, y_test = (z[k] for k in keys)
         classes = [str(c) for c in z["classes"]] if "classes" in z.files else None
-    except KeyError as e:
-        raise DataError(f"{path}: missing array {e}; an .npz dataset needs x_train, y_train, x_test, y_test") from None
+    except DataError:
+        raise
     except Exception as e:  # zipfile/pickle errors from a damaged file
         raise DataError(f"{path}: not a readable .npz ({e}); re-create or re-download it") from None
     x_train, x_test = (_to_uint8_nhwc(a, path, k) for a, k in ((x_train, "x_train"), (x_test, "x_test")))
@@ -367,6 +371,7 @@ def load_dataset(name: str, root: str = "data", download: bool = False, device: 
     x_train, x_test = to_t(arrays.x_train), to_t(arrays.x_test)
     mean = torch.tensor(spec.mean) if spec.mean else x_train.mean(dim=(0, 2, 3))
     std = torch.tensor(spec.std) if spec.std else x_train.std(dim=(0, 2, 3))
+    std = torch.where(std > 0, std, torch.ones_like(std))  # a constant channel: no scaling, not 0/0 = NaN
     norm = lambda x: ((x - mean[:, None, None]) / std[:, None, None]).to(device)  # noqa: E731
     x_train, x_test = norm(x_train), norm(x_test)
     whitening = None

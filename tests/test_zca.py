@@ -1,0 +1,93 @@
+"""ZCA whitening (zca.py): round trip, whitening, the on-disk cache."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from kornia.enhance import ZCAWhitening
+
+from datadam_lib import load_dataset
+from datadam_lib.zca import EPS, fit_zca
+
+
+def correlated(n: int = 400, c: int = 1, side: int = 3, seed: int = 0, dtype=torch.float64) -> torch.Tensor:
+    """(n, c, side, side) data with a strongly non-identity covariance."""
+    g = torch.Generator().manual_seed(seed)
+    d = c * side * side
+    mix = torch.randn(d, d, generator=g, dtype=dtype)
+    z = torch.randn(n, d, generator=g, dtype=dtype) * torch.linspace(0.2, 3.0, d, dtype=dtype)
+    return (z @ mix + 2.0).view(n, c, side, side)
+
+
+def test_eps_is_mtt_setting():
+    assert EPS == 0.1
+
+
+def test_round_trip_recovers_the_input():
+    x = correlated()
+    zca = fit_zca(x)
+    y = zca(x.flatten(1))
+    assert not torch.allclose(y, x.flatten(1))
+    torch.testing.assert_close(zca.inverse_transform(y).view_as(x), x, atol=1e-8, rtol=1e-8)
+
+
+def test_whitened_data_has_identity_covariance_with_tiny_eps():
+    x = correlated(n=600, c=2, side=2, seed=1)
+    y = fit_zca(x, eps=1e-10)(x.flatten(1))
+    yc = y - y.mean(0)
+    cov = yc.T @ yc / (len(y) - 1)
+    torch.testing.assert_close(cov, torch.eye(8, dtype=cov.dtype), atol=1e-6, rtol=0)
+    # ZCA (unlike PCA whitening) is the symmetric W = C^-1/2
+    w = fit_zca(x, eps=1e-10).transform_matrix
+    torch.testing.assert_close(w, w.T, atol=1e-8, rtol=0)
+
+
+def test_default_eps_shrinks_small_directions():
+    x = correlated(seed=2)
+    y = fit_zca(x)(x.flatten(1))
+    var = torch.linalg.eigvalsh(torch.cov(y.T))
+    assert var.max() < 1 + 1e-6 and var.min() < 0.99        # eps = 0.1 damps, never amplifies past 1
+
+
+def test_cache_is_written_then_reused(tmp_path, monkeypatch):
+    x = correlated(dtype=torch.float32, seed=3)
+    first = fit_zca(x, cache_dir=str(tmp_path), key="toy")
+    files = os.listdir(tmp_path / ".zca")
+    assert len(files) == 1 and files[0].startswith("toy-") and files[0].endswith("-eps0.1.pt")
+
+    def no_fit(self, *a, **k):
+        raise AssertionError("refitted although a cache file exists")
+    monkeypatch.setattr(ZCAWhitening, "fit", no_fit)
+    second = fit_zca(x, cache_dir=str(tmp_path), key="toy")
+    assert second.fitted
+    for name in ("mean_vector", "transform_matrix", "transform_inv"):
+        assert torch.equal(getattr(first, name), getattr(second, name))
+    torch.testing.assert_close(second(x.flatten(1)), first(x.flatten(1)), atol=0, rtol=0)
+    # other data or another eps is a different cache entry (here: a fit, which we forbade)
+    with pytest.raises(AssertionError, match="refitted"):
+        fit_zca(x + 1, cache_dir=str(tmp_path), key="toy")
+    with pytest.raises(AssertionError, match="refitted"):
+        fit_zca(x, eps=0.2, cache_dir=str(tmp_path), key="toy")
+
+
+def test_no_cache_dir_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fit_zca(correlated(n=50, dtype=torch.float32))
+    assert os.listdir(tmp_path) == []
+
+
+def test_load_dataset_with_zca_round_trips_to_pixels(tmp_path):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 100)
+    base = rng.integers(0, 200, (3, 6, 6, 3))
+    x = (base[y] + rng.integers(0, 56, (300, 6, 6, 3))).astype(np.uint8)      # correlated pixels
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=x, y_train=y, x_test=x[:6], y_test=y[:6])
+    plain = load_dataset(f"npz:{path}", root=str(tmp_path))
+    white = load_dataset(f"npz:{path}", root=str(tmp_path), zca=True)
+    assert plain.zca is None and white.zca is not None and os.listdir(tmp_path / ".zca")
+    assert not torch.allclose(white.x_train, plain.x_train, atol=1e-2)
+    torch.testing.assert_close(white.to_pixels(white.x_train), plain.to_pixels(plain.x_train), atol=1e-4, rtol=0)
+    torch.testing.assert_close(white.from_pixels(plain.to_pixels(plain.x_test)), white.x_test, atol=1e-3, rtol=0)
