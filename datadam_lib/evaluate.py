@@ -128,19 +128,24 @@ def test_accuracy(model: Encoder, data: RealData, batch: int = 1024) -> float:
 
 
 def evaluate(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg: EvalConfig, seed: int = 0,
-             progress: bool = True, together: bool = True) -> EvalResult:
+             progress: bool = True, together: bool | None = None) -> EvalResult:
     """Train ``cfg.num_models`` fresh models on ``images``/``labels`` and test
     each on ``data``'s test split.
 
     together: train the models side by side as one grouped network
     (``ensemble.py``: the same models up to floating-point noise, K times fewer
     kernel launches, K times the activation memory) when the architecture
-    allows it; False trains them one by one."""
+    allows it; False trains them one by one. None (default): together on a
+    GPU only. On the 2-core CPU the grouped network was slower than one by one
+    for the paper preset's instance norm (10 models, 2 epochs: 5.6 s together
+    vs 3.9 s one by one; docs/benchmarks.md)."""
     from tqdm.auto import trange
 
     from . import ensemble
     t0 = time.time()
     gens = [model_generator(seed, k, data.device) for k in range(cfg.num_models)]
+    if together is None:
+        together = data.device.type == "cuda"
     if together and cfg.num_models > 1 and ensemble.supports(cfg, data):
         models = ensemble.train_models(images, labels, data, cfg, gens, progress)
         accs = [test_accuracy(m, data, cfg.batch_test) for m in models]

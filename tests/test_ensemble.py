@@ -72,7 +72,8 @@ def test_evaluate_trains_together_with_the_same_results(digits, monkeypatch):
     calls = []
     real = ensemble.train_models
     monkeypatch.setattr(ensemble, "train_models", lambda *a, **k: calls.append(1) or real(*a, **k))
-    on, off = evaluate(x, y, digits, cfg, progress=False), evaluate(x, y, digits, cfg, progress=False, together=False)
+    on = evaluate(x, y, digits, cfg, progress=False, together=True)
+    off = evaluate(x, y, digits, cfg, progress=False, together=False)
     assert calls == [1]
     one_test_image = 1 / len(digits.y_test)                     # float32: a borderline prediction may flip
     assert on.accuracies == pytest.approx(off.accuracies, abs=one_test_image + 1e-9)
@@ -110,5 +111,5 @@ def test_stacked_encoder_is_k_models(tiny_data):
 def test_training_together_leaves_the_global_rng_alone(digits):
     cfg = EvalConfig(encoder=EncoderSpec(width=8, depth=2), epochs=1, num_models=2)
     state = torch.random.get_rng_state()
-    evaluate(*random_subset(digits, 2), digits, cfg, progress=False)
+    evaluate(*random_subset(digits, 2), digits, cfg, progress=False, together=True)
     assert torch.equal(torch.random.get_rng_state(), state), "grouped training drew from the global RNG"
