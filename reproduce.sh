@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # The DataDAM reproducibility kit's one entry point.
 #
-#   ./reproduce.sh quickstart      DataDAM vs Random on digits (IPC 1 and 10), a few minutes on a CPU
-#   ./reproduce.sh test            the whole test suite (what CI runs)
+#   ./reproduce.sh list            every paper artefact (target): what it reproduces, its notebook,
+#                                  whether it is implemented, whether its data is here, rough cost
+#   ./reproduce.sh TARGET [--scale smoke|quick|paper] [--dataset NAME] [--preset paper|released] [--force]
+#                                  run a target's notebook (quickstart, fig1, fig5, fig6, ...) with papermill:
+#                                  figures/TARGET.png/.pdf, results/SCALE/TARGET.{ipynb,csv,md}, manifests
+#                                  (also --executor inline|local|slurm, --executor-config FILE, --root DATA,
+#                                  --seeds N.., --verbose; distilled sets are cached, --force recomputes)
+#   ./reproduce.sh all [--scale smoke] [--dataset digits]   every implemented target
+#   ./reproduce.sh quickstart      DataDAM explained on digits: attention maps, learned images, vs Random
+#   ./reproduce.sh lab             JupyterLab on notebooks/ with the kit's kernel (installs jupyterlab once)
+#   ./reproduce.sh test            the whole test suite: unit tests + every notebook at smoke scale (CI)
 #   ./reproduce.sh setup           create .venv with the pinned dependencies (done automatically)
 #   ./reproduce.sh help
 #
@@ -42,7 +51,14 @@ ensure_env() {
     PY=$ROOT/.venv/bin/python
 }
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+
+# Register the environment's python as the Jupyter kernel "python3" (papermill,
+# nbval and JupyterLab use it).
+ensure_kernel() {
+    "$PY" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (datadam kit)" >/dev/null 2>&1 \
+        || echo "warning: could not register the python3 kernel; notebooks use the default one" >&2
+}
 
 verb=${1:-help}
 [[ $# -gt 0 ]] && shift
@@ -51,10 +67,33 @@ case "$verb" in
     setup) ensure_env; "$PY" -c "import datadam_lib, torch; print('datadam_lib', datadam_lib.__version__, 'torch', torch.__version__)" ;;
     test)
         ensure_env
+        ensure_kernel
         export DATADAM_SCALE=smoke PYTHONHASHSEED=0 MPLBACKEND=Agg
-        "$PY" -m pytest -q "$@" tests ;;
-    quickstart)
+        rc=0
+        "$PY" -m pytest -q "$@" tests || rc=$?
+        # every notebook at smoke scale on digits, outputs in a temporary directory (notebooks/conftest.py)
+        DATADAM_DATASET=digits "$PY" -m pytest -q --nbval-lax --nbval-current-env notebooks/ || rc=$((rc ? rc : $?))
+        exit "$rc" ;;
+    list)
         ensure_env
-        "$PY" -m datadam_lib quickstart --dataset digits --scale quick "$@" ;;
-    *) echo "error: unknown verb '$verb'" >&2; usage >&2; exit 2 ;;
+        "$PY" -m datadam_lib.targets list "$@" ;;
+    all)
+        ensure_env
+        ensure_kernel
+        "$PY" -m datadam_lib.targets all "$@" ;;
+    lab)
+        ensure_env
+        if ! "$PY" -c "import jupyterlab" >/dev/null 2>&1; then
+            echo "installing jupyterlab into the environment (once) ..." >&2
+            "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt jupyterlab \
+                2> >(grep -v "^WARNING: Location" >&2)
+        fi
+        ensure_kernel
+        cd notebooks
+        exec "$PY" -m jupyterlab "$@" ;;
+    -*) echo "error: unknown option '$verb'" >&2; usage >&2; exit 2 ;;
+    *)  # a target: quickstart, fig1, ... (python -m datadam_lib.targets says which exist)
+        ensure_env
+        ensure_kernel
+        "$PY" -m datadam_lib.targets run "$verb" "$@" ;;
 esac

@@ -27,6 +27,7 @@ def _atomic_write(path: str, mode: str, write: Callable[[IO], None]) -> None:
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; outputs are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

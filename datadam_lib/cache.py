@@ -1,0 +1,155 @@
+"""A content-addressed cache of distilled sets and evaluation results.
+
+Re-running a figure reuses every distilled set and every evaluation it has
+already computed; ``force=True`` recomputes (and overwrites) them.
+
+Key: the SHA-256 of (the full config as JSON, the dataset's identity, the
+seed, the library version, what is cached). The dataset identity is its name
+plus a fingerprint of its contents, so two different files under one name
+(a CIFAR-10 slice and the full set, say) never share entries.
+
+Layout under the cache root (``$DATADAM_CACHE``, else ``cache/`` in the kit)::
+
+    distill/<key>/synthetic.pt, config.json, manifest.json, key.json
+    eval/<key>.json
+
+Writes are atomic: a distilled set is written to a temporary directory that
+replaces the entry in one rename (``SyntheticSet.save``), an evaluation to a
+temporary file renamed into place (``io.write_json``). An interrupted run
+leaves either the old entry or none, never half of one.
+
+    syn, hit = distill_cached(cfg, data)
+    result, hit = evaluate_cached(cfg, data, syn.images, syn.labels, kind="datadam")
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+
+import torch
+
+from .config import Config
+from .data import RealData
+from .distill import SyntheticSet, distill
+from .evaluate import EvalResult, evaluate
+from .io import CheckpointError, device_description, manifest, write_json
+
+ENV = "DATADAM_CACHE"
+
+
+def cache_root(root: str | None = None) -> str:
+    """``root``, else ``$DATADAM_CACHE``, else ``cache/`` in the kit's checkout."""
+    if root:
+        return os.path.abspath(root)
+    if os.environ.get(ENV):
+        return os.path.abspath(os.environ[ENV])
+    from .targets import kit_root
+    return os.path.join(kit_root(), "cache")
+
+
+def dataset_identity(data: RealData) -> dict:
+    """Name, shapes, classes and a fingerprint of the contents of ``data``:
+    a hash of the labels and of every k-th training and test image (k chosen
+    so that about 2,000 images are hashed, fast even for ImageNet)."""
+    h = hashlib.sha256()
+    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        step = max(1, len(x) // 1000)
+        h.update(y.detach().cpu().numpy().tobytes())
+        h.update(x[::step].detach().cpu().float().contiguous().numpy().tobytes())
+    return {"name": data.name, "train": list(data.x_train.shape), "test": list(data.x_test.shape),
+            "classes": list(data.classes), "zca": data.zca is not None, "digest": h.hexdigest()[:32]}
+
+
+def canonical(obj) -> dict:
+    """A config dataclass as a dict with each float field holding a float:
+    ``power=4`` (from an override) and ``power=4.0`` (the default) are the
+    same config and must share a cache entry."""
+    import dataclasses
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if dataclasses.is_dataclass(v):
+            v = canonical(v)
+        elif isinstance(v, int) and not isinstance(v, bool) and "float" in str(f.type):
+            v = float(v)
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[f.name] = v
+    return out
+
+
+def make_key(kind: str, payload: dict, identity: dict, seed: int) -> str:
+    """SHA-256 of what determines a cached result (and the library version)."""
+    from . import __version__
+    blob = json.dumps({"kind": kind, "payload": payload, "dataset": identity, "seed": seed,
+                       "version": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def distill_key(cfg: Config, data: RealData) -> str:
+    return make_key("distill", canonical(cfg), dataset_identity(data), cfg.seed)
+
+
+def eval_key(cfg: Config, data: RealData, kind: str) -> str:
+    """``datadam``: the evaluation of the set distilled with ``cfg`` (its key
+    covers the whole config); ``random``: of ``ipc`` random real images per
+    class (only the IPC, the evaluation protocol and the seed matter)."""
+    if kind == "random":
+        payload = {"ipc": cfg.distill.ipc, "evaluate": canonical(cfg.evaluate)}
+    else:
+        payload = canonical(cfg)
+    return make_key(f"eval-{kind}", payload, dataset_identity(data), cfg.seed)
+
+
+def snapshot_schedule(iterations: int) -> tuple[int, ...]:
+    """Iterations at which cached runs keep a copy of the images: the start,
+    a quarter, half way and the end (the quickstart shows them)."""
+    return tuple(sorted({0, iterations // 4, iterations // 2, iterations}))
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def distill_cached(cfg: Config, data: RealData, force: bool = False, root: str | None = None,
+                   progress: bool = False) -> tuple[SyntheticSet, bool, str]:
+    """The set distilled with ``cfg`` on ``data``: from the cache when there,
+    else distilled now and stored. Returns ``(set, hit, entry_dir)``."""
+    key = distill_key(cfg, data)
+    entry = os.path.join(cache_root(root), "distill", key)
+    if not force and os.path.isfile(os.path.join(entry, SyntheticSet.FILE)):
+        try:
+            return SyntheticSet.load(entry, data.device), True, entry
+        except CheckpointError as e:
+            _log(f"cache: recomputing unreadable entry {entry} ({e})")
+    syn = distill(cfg, data, snapshot_at=snapshot_schedule(cfg.distill.iterations), progress=progress)
+    syn.save(entry)
+    write_json({"key": key, "kind": "distill", "dataset": dataset_identity(data), "seed": cfg.seed,
+                "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, os.path.join(entry, "key.json"))
+    return syn, False, entry
+
+
+def evaluate_cached(cfg: Config, data: RealData, images: torch.Tensor, labels: torch.Tensor,
+                    kind: str = "datadam", force: bool = False, root: str | None = None,
+                    progress: bool = False) -> tuple[EvalResult, bool, str]:
+    """``evaluate(images, labels, data, cfg.evaluate, cfg.seed)`` through the
+    cache; ``kind`` says what the images are (``datadam`` for the set distilled
+    with ``cfg``, ``random`` for a random real subset of ``cfg.distill.ipc``).
+    Returns ``(result, hit, path)``."""
+    key = eval_key(cfg, data, kind)
+    path = os.path.join(cache_root(root), "eval", key + ".json")
+    if not force and os.path.isfile(path):
+        try:
+            with open(path) as f:
+                d = json.load(f)
+            return EvalResult(list(d["accuracies"]), float(d["wall_time_s"]), d.get("config", {})), True, path
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            _log(f"cache: recomputing unreadable entry {path} ({e})")
+    result = evaluate(images, labels, data, cfg.evaluate, seed=cfg.seed, progress=progress)
+    write_json({**result.to_dict(), "key": key, "kind": kind, "dataset": dataset_identity(data),
+                "manifest": manifest(seed=cfg.seed, device=device_description(data.device),
+                                     preset=cfg.preset, scale=cfg.scale)}, path)
+    return result, False, path

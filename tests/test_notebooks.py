@@ -1,0 +1,56 @@
+"""Static checks of the notebooks (``pytest --nbval-lax notebooks/`` executes
+them; see notebooks/conftest.py): committed without outputs, a typed and
+commented ``parameters`` cell first, the python3 kernel, no training code."""
+from __future__ import annotations
+
+import glob
+import os
+import re
+
+import nbformat
+import papermill
+import pytest
+
+from datadam_lib.targets import TARGETS, kit_root
+
+NOTEBOOKS = sorted(glob.glob(os.path.join(kit_root(), "notebooks", "*.ipynb")))
+
+# what belongs in the library, not in a notebook
+FORBIDDEN = [r"\.backward\(", r"\boptim\.", r"zero_grad", r"for\s+\w+\s+in\s+range\(", r"\bdistill\(",
+             r"\bevaluate\(", r"train_model", r"\.step\(\)", r"cross_entropy"]
+
+
+def test_every_notebook_is_a_target():
+    names = {os.path.splitext(os.path.basename(p))[0] for p in NOTEBOOKS}
+    assert names == {n for n, t in TARGETS.items() if t.implemented}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for c in nb.cells:
+        if c.cell_type == "code":
+            assert c.outputs == [] and c.execution_count is None
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_first_cell_holds_typed_commented_parameters(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].cell_type == "code" and "parameters" in nb.cells[0].metadata.get("tags", [])
+    params = papermill.inspect_notebook(path)
+    assert params
+    for p in params.values():
+        assert p["inferred_type_name"] != "None" and p["help"], p["name"]
+    assert 'os.environ.get("DATADAM_SCALE", "quick")' in params["scale"]["default"]
+    assert "DATADAM_DATASET" in params["dataset"]["default"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_no_training_loops_or_loss_code(path):
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for pattern in FORBIDDEN:
+        assert not re.search(pattern, code), pattern
+    assert "../shared" not in code
