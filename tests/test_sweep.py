@@ -72,3 +72,20 @@ def test_summarize_pools_models_and_seeds():
     (s,) = sweep.summarize(rows)
     assert s["mean"] == pytest.approx(60.0) and s["std"] == pytest.approx(100 * (0.005 ** 0.5))
     assert s["accuracies"] == "50.00;70.00;60.00;60.00"
+
+
+def test_a_sweep_through_submitit_local_jobs_fills_the_cache(tmp_path, digits):
+    """Jobs run in separate processes (submitit's local executor) write to the
+    cache, so an inline re-run (a figure re-rendering) finds every result there."""
+    import json
+    config = tmp_path / "local.json"
+    config.write_text(json.dumps({"log_folder": str(tmp_path / "logs" / "%j"), "local_parallelism": 1,
+                                  "timeout_min": 10}))
+    kw = dict(seeds=[0], dataset="digits", data_root=str(tmp_path), scale="smoke", ipc=1,
+              cache_root=str(tmp_path / "cache"), label="t")
+    settings = {"p=4": dict(FAST)}
+    rows = sweep.run_sweep(settings, executor="local", executor_config=str(config), **kw)
+    assert not rows[0]["distill_cached"] and len(rows[0]["accuracies"]) == 2
+    again = sweep.run_sweep(settings, **kw)
+    assert again[0]["distill_cached"] and again[0]["eval_cached"]
+    assert again[0]["accuracies"] == rows[0]["accuracies"]
