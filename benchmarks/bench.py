@@ -152,7 +152,7 @@ def _distiller(j, data, overrides: dict):
     import torch
 
     from datadam_lib import make_config
-    from datadam_lib.distill import INITS, Objective, check_config, step
+    from datadam_lib.distill import INITS, Objective, auto_chunk, check_config, step
     from datadam_lib.models import build_encoder
     cfg = make_config(j["preset"], dataset=data.name, ipc=j.get("ipc", IPC), overrides=overrides)
     d, dev, K = cfg.distill, data.device, data.num_classes
@@ -164,13 +164,14 @@ def _distiller(j, data, overrides: dict):
     encoder = build_encoder(d.encoder, data.channels, K, data.im_size, g, dev)
     encoder.requires_grad_(False).train(d.encoder_train_mode)
     encoder = encoder.to(memory_format=torch.channels_last)
-    chunk = d.class_chunk or K
+    chunk = d.class_chunk or auto_chunk(encoder, data, batch_real + d.ipc, d.memory_budget_mb)  # as distill()
 
     def one():
         with _autocast(j):
             opt.zero_grad(set_to_none=True)
             step(encoder, objective, data, images, batch_real, d.dsa, g, chunk)
             opt.step()
+    one.chunk = chunk
     return cfg, images, one
 
 
@@ -217,7 +218,8 @@ def job_step(j) -> dict:
     for _ in range(j["warmup"]):
         one()
     times = [lap(one) for _ in range(j["steps"])]
-    out = {**mem.stop(), "step_s": statistics.median(times), "times": times, "step_cpu_s": statistics.median(lap.cpu),
+    out = {**mem.stop(), "chunk": one.chunk, "step_s": statistics.median(times), "times": times,
+           "step_cpu_s": statistics.median(lap.cpu),
            "encoder": cfg.distill.encoder.norm, "data": data.name}
     if j["flops"]:
         out["flops"] = _flops(one)
@@ -294,7 +296,7 @@ def plan(a) -> list[dict]:
     if not a.quick:  # 100 classes: memory, with and without class chunks (fewer steps: ~10x the work)
         for preset in ("paper", "released"):
             for br in (64, 256) if cuda else (64,):
-                for chunk in (None, 10):
+                for chunk in (100, None):  # all classes in one pass, then distill()'s automatic chunks
                     jobs.append({"job": "step", "preset": preset, "classes": 100, "batch_real": br, "chunk": chunk,
                                  "flops": False, "steps": min(steps["steps"], 2), "warmup": 1})
     for preset in ("paper",) if a.quick else ("paper", "released"):
