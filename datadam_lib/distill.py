@@ -207,75 +207,120 @@ def check_config(cfg: Config, data: RealData) -> int:
     return min(d.batch_real, smallest)
 
 
+@dataclass(frozen=True)
+class Shard:
+    """The classes ``lo..hi-1`` this process distils, and how its results
+    combine with the other processes' (``distributed.py`` builds one per rank
+    under torchrun). The default is one process that owns every class."""
+    lo: int = 0
+    hi: int | None = None                                    # None: every class
+    gather: Callable[[torch.Tensor], torch.Tensor] = lambda x: x   # own class rows -> all classes
+    reduce_sum: Callable[[torch.Tensor], torch.Tensor] = lambda t: t
+    barrier: Callable[[], None] = lambda: None
+    writer: bool = True                                      # writes checkpoints and shows progress
+    size: int = 1
+
+
 def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoint_every: int = 0,
             snapshot_at: tuple[int, ...] = (), progress: bool = True,
-            stop_after: int | None = None) -> SyntheticSet:
+            stop_after: int | None = None, shard: Shard = Shard()) -> SyntheticSet:
     """Run DataDAM for ``cfg`` on ``data``; return the synthetic set.
 
     checkpoint: a file path; when it exists the run resumes from it, and every
     ``checkpoint_every`` iterations it is rewritten atomically.
     snapshot_at: iterations at which to keep a copy of the images (0 = init).
     stop_after: stop (after checkpointing) once this many iterations are done
-    in total, as an interruption would; used to test resuming."""
+    in total, as an interruption would; used to test resuming.
+    shard: compute only a slice of the classes (every random draw is still made
+    for all classes, so any sharding gives the same result)."""
     from tqdm.auto import tqdm
 
     d, dev = cfg.distill, data.device
     batch_real = check_config(cfg, data)
     K, ipc = data.num_classes, d.ipc
+    lo, hi = shard.lo, shard.hi or K
     objective = Objective(d.method, data.im_size)
     g = torch.Generator(device=dev).manual_seed(cfg.seed)
     t0 = time.time()
 
-    images = INITS[d.init](data, ipc, g, cfg).detach().requires_grad_(True)
+    images = INITS[d.init](data, ipc, g, cfg)[lo * ipc:hi * ipc].detach().clone().requires_grad_(True)
     opt = torch.optim.SGD([images], lr=d.image_lr(), momentum=d.momentum)
     encoder = build_encoder(d.encoder, data.channels, K, data.im_size, g, dev)
     encoder.requires_grad_(False).train(d.encoder_train_mode)
     encoder = encoder.to(memory_format=torch.channels_last)  # speed: ~25% faster convs on CPU
     losses: list[float] = []
-    snapshots = {0: images.detach().cpu().clone()} if 0 in snapshot_at else {}
+    # clone: with one process gather is the identity and .cpu() would alias the live images
+    snapshots = {0: shard.gather(images.detach()).cpu().clone()} if 0 in snapshot_at else {}
     start = 0
     if checkpoint and os.path.isfile(checkpoint):
-        start, losses, snapshots = _resume(checkpoint, cfg, images, opt, g)
+        start, losses, snapshots = _resume(checkpoint, cfg, images, opt, g, lo * ipc, hi * ipc)
 
-    chunk = d.class_chunk or auto_chunk(encoder, data, batch_real + ipc, d.memory_budget_mb)
+    chunk = d.class_chunk or min(hi - lo, auto_chunk(encoder, data, batch_real + ipc, d.memory_budget_mb))
     end = d.iterations if stop_after is None else min(d.iterations, stop_after)
-    bar = tqdm(range(start, end), initial=start, total=d.iterations, disable=not progress,
-               desc=f"DataDAM {data.name} ipc={ipc}", unit="it")
-    history: list[torch.Tensor] = []   # detached losses, read back to the host only every 10 iterations
+    ranks = f" x{shard.size} ranks" if shard.size > 1 else ""
+    bar = tqdm(range(start, end), initial=start, total=d.iterations, disable=not progress or not shard.writer,
+               desc=f"DataDAM {data.name} ipc={ipc}{ranks}", unit="it")
+    pending: list[torch.Tensor] = []   # detached losses, read back to the host only every 10 iterations
+
+    def flush() -> None:
+        if pending:
+            losses.extend(shard.reduce_sum(torch.stack(pending)).tolist())
+            pending.clear()
+            if not math.isfinite(losses[-1]):
+                raise FloatingPointError(f"the loss became {losses[-1]} by iteration {len(losses)}; "
+                                         "lower distill.lr_images or check the data for NaNs")
+
     for it in bar:
         opt.zero_grad(set_to_none=True)
-        loss = step(encoder, objective, data, images, batch_real, d.dsa, g, chunk)
+        pending.append(step(encoder, objective, data, images, batch_real, d.dsa, g, chunk, classes=(lo, hi)))
         opt.step()
-        history.append(loss)
         done = it + 1
         if done in snapshot_at:
-            snapshots[done] = images.detach().cpu().clone()
+            snapshots[done] = shard.gather(images.detach()).cpu().clone()
         if done % 10 == 0 or done == end:
-            value = float(loss)
-            if not math.isfinite(value):
-                raise FloatingPointError(f"the loss became {value} at iteration {done}; "
-                                         "lower distill.lr_images or check the data for NaNs")
-            bar.set_postfix(loss=f"{value:.4g}")
+            flush()
+            bar.set_postfix(loss=f"{losses[-1]:.4g}")
         if checkpoint and checkpoint_every and (done % checkpoint_every == 0 or done == end):
-            atomic_save({"iteration": done, "images": images.detach().cpu(), "optimizer": opt.state_dict(),
-                         "generator": g.get_state().cpu(), "config": cfg.to_json(),
-                         "losses": losses + torch.stack(history).tolist(), "snapshots": snapshots}, checkpoint)
+            flush()
+            _save(checkpoint, done, shard, images, opt, g, cfg, losses, snapshots)
     bar.close()
-    losses += torch.stack(history).tolist() if history else []
+    flush()
     labels = torch.arange(K, device=dev).repeat_interleave(ipc)
     info = manifest(seed=cfg.seed, device=device_description(dev), wall_time_s=round(time.time() - t0, 3),
-                    iterations=end, dataset=data.name, preset=cfg.preset, scale=cfg.scale)
-    return SyntheticSet(images.detach(), labels, data.classes, cfg, losses, snapshots, info)
+                    iterations=end, dataset=data.name, preset=cfg.preset, scale=cfg.scale, world_size=shard.size)
+    return SyntheticSet(shard.gather(images.detach()), labels, data.classes, cfg, losses, snapshots, info)
 
 
-def _resume(path: str, cfg: Config, images: torch.Tensor, opt: torch.optim.Optimizer, g: torch.Generator):
+def _save(path: str, done: int, shard: Shard, images: torch.Tensor, opt: torch.optim.Optimizer,
+          g: torch.Generator, cfg: Config, losses: list[float], snapshots: dict) -> None:
+    """Write a checkpoint of every class (images and momentum gathered from the
+    shards; only the writer writes), then wait until it is on disk."""
+    state = opt.state_dict()
+    full_images = shard.gather(images.detach()).cpu()
+    buf = state["state"].get(0, {}).get("momentum_buffer")
+    if isinstance(buf, torch.Tensor):
+        state["state"][0] = {**state["state"][0], "momentum_buffer": shard.gather(buf).cpu()}
+    if shard.writer:
+        atomic_save({"iteration": done, "images": full_images, "optimizer": state,
+                     "generator": g.get_state().cpu(), "config": cfg.to_json(), "losses": list(losses),
+                     "snapshots": snapshots}, path)
+    shard.barrier()
+
+
+def _resume(path: str, cfg: Config, images: torch.Tensor, opt: torch.optim.Optimizer, g: torch.Generator,
+            a: int, b: int):
+    """Load a checkpoint (written by any number of shards) and keep image rows ``a..b-1``."""
     ck = load_checked(path, "checkpoint", ("iteration", "images", "optimizer", "generator", "config"))
     if ck["config"] != cfg.to_json():
         raise CheckpointError(f"checkpoint {path} was written for a different config; "
                               "delete it or use another output directory")
     with torch.no_grad():
-        images.copy_(ck["images"])
-    opt.load_state_dict(ck["optimizer"])
+        images.copy_(ck["images"][a:b])
+    state = ck["optimizer"]
+    buf = state["state"].get(0, {}).get("momentum_buffer")
+    if isinstance(buf, torch.Tensor):
+        state["state"][0] = {**state["state"][0], "momentum_buffer": buf[a:b]}
+    opt.load_state_dict(state)
     g.set_state(ck["generator"])
     return int(ck["iteration"]), list(ck.get("losses", [])), dict(ck.get("snapshots", {}))
 

@@ -32,21 +32,16 @@ versa, with any number of ranks.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-import time
 import warnings
 
 import torch
 import torch.distributed as dist
-from torch import nn
 
 from .config import Config
 from .data import RealData
-from .distill import INITS, Objective, SyntheticSet, auto_chunk, check_config, step
-from .io import CheckpointError, atomic_save, device_description, load_checked, manifest
-from .models import build_encoder
+from .distill import Shard, SyntheticSet, distill
 
 
 def class_slice(num_classes: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -70,10 +65,6 @@ def _gather(x: torch.Tensor, num_classes: int, world: int, group) -> torch.Tenso
     return torch.cat([p[:s] for p, s in zip(parts, sizes)])
 
 
-def _has_batchnorm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
 def distill_sharded(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoint_every: int = 0,
                     snapshot_at: tuple[int, ...] = (), progress: bool = True, stop_after: int | None = None,
                     group: dist.ProcessGroup | None = None) -> SyntheticSet:
@@ -84,109 +75,25 @@ def distill_sharded(cfg: Config, data: RealData, checkpoint: str | None = None, 
     plus ``init_process_group``, or :func:`main`). Arguments as in ``distill``;
     only rank 0 writes ``checkpoint``, which every rank reads on resume (use a
     shared filesystem across nodes)."""
-    from tqdm.auto import tqdm
-
     if not (dist.is_available() and dist.is_initialized()):
         raise RuntimeError("distill_sharded needs torch.distributed initialised: run under torchrun "
                            "(python -m datadam_lib.distributed) or call init_process_group first")
-    rank, world = dist.get_rank(group), dist.get_world_size(group)
-    d, dev = cfg.distill, data.device
-    batch_real = check_config(cfg, data)
-    K, ipc = data.num_classes, d.ipc
+    rank, world, K = dist.get_rank(group), dist.get_world_size(group), data.num_classes
     if world > K:
         raise ValueError(f"{world} ranks but {data.name!r} has only {K} classes; use at most {K} processes")
-    lo, hi = class_slice(K, rank, world)
-    objective = Objective(d.method, data.im_size)
-    g = torch.Generator(device=dev).manual_seed(cfg.seed)
-    t0 = time.time()
-
-    # The same draws as distill(), in the same order, on every rank.
-    images = INITS[d.init](data, ipc, g, cfg)[lo * ipc:hi * ipc].detach().clone().requires_grad_(True)
-    opt = torch.optim.SGD([images], lr=d.image_lr(), momentum=d.momentum)
-    encoder = build_encoder(d.encoder, data.channels, K, data.im_size, g, dev)
-    encoder.requires_grad_(False).train(d.encoder_train_mode)
-    encoder = encoder.to(memory_format=torch.channels_last)
-    if world > 1 and d.encoder_train_mode and _has_batchnorm(encoder) and rank == 0:
+    d = cfg.distill
+    if world > 1 and d.encoder_train_mode and d.encoder.norm == "batch" and rank == 0:
         warnings.warn("BatchNorm in train mode normalises over each rank's classes only: the sharded result "
                       "differs from the single-process run (use an encoder without BatchNorm for equality)")
-    gather = lambda x: _gather(x, K, world, group)  # noqa: E731
-    losses: list[float] = []
-    snapshots = {0: gather(images).cpu()} if 0 in snapshot_at else {}
-    start = 0
-    if checkpoint and os.path.isfile(checkpoint):
-        start, losses, snapshots = _resume(checkpoint, cfg, images, opt, g, lo * ipc, hi * ipc)
 
-    chunk = d.class_chunk or min(hi - lo, auto_chunk(encoder, data, batch_real + ipc, d.memory_budget_mb))
-    end = d.iterations if stop_after is None else min(d.iterations, stop_after)
-    bar = tqdm(range(start, end), initial=start, total=d.iterations, disable=not progress or rank != 0,
-               desc=f"DataDAM {data.name} ipc={ipc} x{world} ranks", unit="it")
-    pending: list[torch.Tensor] = []
+    def reduce_sum(t: torch.Tensor) -> torch.Tensor:
+        dist.all_reduce(t, group=group)
+        return t
 
-    def flush() -> None:
-        if pending:
-            total = torch.stack(pending)
-            dist.all_reduce(total, group=group)
-            losses.extend(total.tolist())
-            pending.clear()
-            if not math.isfinite(losses[-1]):
-                raise FloatingPointError(f"the loss became {losses[-1]} by iteration {len(losses)}; "
-                                         "lower distill.lr_images or check the data for NaNs")
-
-    for it in bar:
-        opt.zero_grad(set_to_none=True)
-        pending.append(step(encoder, objective, data, images, batch_real, d.dsa, g, chunk, classes=(lo, hi)))
-        opt.step()
-        done = it + 1
-        if done in snapshot_at:
-            snapshots[done] = gather(images).cpu()
-        if done % 10 == 0 or done == end:
-            flush()
-            bar.set_postfix(loss=f"{losses[-1]:.4g}")
-        if checkpoint and checkpoint_every and (done % checkpoint_every == 0 or done == end):
-            flush()
-            _save(checkpoint, done, gather, images, opt, g, cfg, losses, snapshots, rank, group)
-    bar.close()
-    flush()
-    full = gather(images)
-    labels = torch.arange(K, device=dev).repeat_interleave(ipc)
-    info = manifest(seed=cfg.seed, device=device_description(dev), wall_time_s=round(time.time() - t0, 3),
-                    iterations=end, dataset=data.name, preset=cfg.preset, scale=cfg.scale, world_size=world)
-    return SyntheticSet(full, labels, data.classes, cfg, losses, snapshots, info)
-
-
-def _save(path: str, done: int, gather, images: torch.Tensor, opt: torch.optim.Optimizer, g: torch.Generator,
-          cfg: Config, losses: list[float], snapshots: dict, rank: int, group) -> None:
-    """Write ``distill``'s checkpoint format from rank 0: the gathered images and
-    momentum buffer (every rank takes part in the gathers), then a barrier so no
-    rank runs ahead of a checkpoint that is not yet on disk."""
-    state = opt.state_dict()
-    full_images = gather(images).cpu()
-    buf = state["state"].get(0, {}).get("momentum_buffer")
-    if isinstance(buf, torch.Tensor):
-        state["state"][0] = {**state["state"][0], "momentum_buffer": gather(buf).cpu()}
-    if rank == 0:
-        atomic_save({"iteration": done, "images": full_images, "optimizer": state,
-                     "generator": g.get_state().cpu(), "config": cfg.to_json(), "losses": list(losses),
-                     "snapshots": snapshots}, path)
-    dist.barrier(group=group)
-
-
-def _resume(path: str, cfg: Config, images: torch.Tensor, opt: torch.optim.Optimizer, g: torch.Generator,
-            a: int, b: int):
-    """Load a (sharded or single-process) checkpoint and keep rows ``a..b-1``."""
-    ck = load_checked(path, "checkpoint", ("iteration", "images", "optimizer", "generator", "config"))
-    if ck["config"] != cfg.to_json():
-        raise CheckpointError(f"checkpoint {path} was written for a different config; "
-                              "delete it or use another output directory")
-    with torch.no_grad():
-        images.copy_(ck["images"][a:b])
-    state = ck["optimizer"]
-    buf = state["state"].get(0, {}).get("momentum_buffer")
-    if isinstance(buf, torch.Tensor):
-        state["state"][0] = {**state["state"][0], "momentum_buffer": buf[a:b]}
-    opt.load_state_dict(state)
-    g.set_state(ck["generator"])
-    return int(ck["iteration"]), list(ck.get("losses", [])), dict(ck.get("snapshots", {}))
+    lo, hi = class_slice(K, rank, world)
+    shard = Shard(lo, hi, gather=lambda x: _gather(x, K, world, group), reduce_sum=reduce_sum,
+                  barrier=lambda: dist.barrier(group=group), writer=rank == 0, size=world)
+    return distill(cfg, data, checkpoint, checkpoint_every, snapshot_at, progress, stop_after, shard)
 
 
 # ---------------------------------------------------------------- torchrun entry point
