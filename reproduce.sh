@@ -76,11 +76,11 @@ case "$verb" in
         exit "$rc" ;;
     list)
         ensure_env
-        "$PY" -m datadam_lib.targets list "$@" ;;
+        "$PY" -m datadam_lib.runner list "$@" ;;
     all)
         ensure_env
         ensure_kernel
-        "$PY" -m datadam_lib.targets all "$@" ;;
+        "$PY" -m datadam_lib.runner all "$@" ;;
     lab)
         ensure_env
         if ! "$PY" -c "import jupyterlab" >/dev/null 2>&1; then
@@ -92,8 +92,8 @@ case "$verb" in
         cd notebooks
         exec "$PY" -m jupyterlab "$@" ;;
     -*) echo "error: unknown option '$verb'" >&2; usage >&2; exit 2 ;;
-    *)  # a target: quickstart, fig1, ... (python -m datadam_lib.targets says which exist)
+    *)  # a target: quickstart, fig1, ... (python -m datadam_lib.runner list says which exist)
         ensure_env
         ensure_kernel
-        "$PY" -m datadam_lib.targets run "$verb" "$@" ;;
+        "$PY" -m datadam_lib.runner run "$verb" "$@" ;;
 esac

@@ -152,8 +152,8 @@ def _distiller(j, data, overrides: dict):
     import torch
 
     from datadam_lib import make_config
-    from datadam_lib.distill import INITS, Objective, auto_chunk, check_config, step
-    from datadam_lib.models import build_encoder
+    from datadam_lib.method.distill import INITS, Objective, auto_chunk, check_config, step
+    from datadam_lib.method.models import build_encoder
     cfg = make_config(j["preset"], dataset=data.name, ipc=j.get("ipc", IPC), overrides=overrides)
     d, dev, K = cfg.distill, data.device, data.num_classes
     batch_real = check_config(cfg, data)
@@ -179,7 +179,7 @@ def job_check(j) -> dict:
     """The benchmark's loop reproduces ``distill()`` exactly (2 tiny iterations)."""
     import torch
 
-    from datadam_lib import distill
+    from datadam_lib.method import distill
     data = _data({**j, "npz": None}, 10, 8)
     over = {"distill.batch_real": 4, "distill.iterations": 2}
     cfg, images, one = _distiller({**j, "ipc": 2, "autocast": False}, data, over)
@@ -232,8 +232,10 @@ def job_eval(j) -> dict:
     ``reps``; test-set inference throughput of one model."""
     import torch
 
-    from datadam_lib import ensemble, make_config, random_subset
-    from datadam_lib.evaluate import model_generator, test_accuracy, train_model
+    from datadam_lib import make_config, random_subset
+    from datadam_lib.method import ensemble
+    from datadam_lib.method.evaluate import test_accuracy, train_model
+    from datadam_lib.method.training import model_generator
     dev = torch.device(j["device"])
     data = _data(j, 10, 50)
     cfg = make_config(j["preset"], dataset=data.name, ipc=IPC, overrides={"evaluate.epochs": j["epochs"]}).evaluate

@@ -5,20 +5,26 @@
     cfg = make_config("paper", scale="quick", dataset="digits", ipc=10)
     syn = distill(cfg, data)
     print(evaluate(syn.images, syn.labels, data, cfg.evaluate, seed=cfg.seed))
-"""
-__version__ = "0.1.0"
 
-from .augment import DSAConfig
-from .config import PRESETS, SCALES, Config, DistillConfig, EvalConfig, MethodConfig, make_config, override
-from .data import DATASETS, DataError, DatasetNotFoundError, RealData, load_dataset
-from .distill import Objective, SyntheticSet, distill
-from .evaluate import EvalResult, evaluate, random_subset
-from .io import CheckpointError
-from .models import EncoderSpec, build_encoder
+The package is layered (pyproject.toml's import-linter contracts check it):
+``method/`` (the method: data, augment, models, zca, losses, distill,
+evaluate), ``kit/`` (paths, cache, jobs, registry, reports, figures),
+``families/`` (the paper's artefacts by family), and the entry points on top
+(``cli``, ``runner``, ``distributed``). This module re-exports the method's
+public names.
+"""
+from .method import __version__
+from .method.augment import DSAConfig
+from .method.config import PRESETS, SCALES, Config, DistillConfig, EvalConfig, MethodConfig, make_config, override
+from .method.data import DATASETS, DataError, DatasetNotFoundError, RealData, load_dataset
+from .method.distill import Objective, SyntheticSet, distill
+from .method.evaluate import EvalResult, evaluate, random_subset
+from .method.io import CheckpointError
+from .method.models import EncoderSpec, build_encoder
 
 __all__ = [
-    "DSAConfig", "PRESETS", "SCALES", "Config", "DistillConfig", "EvalConfig", "MethodConfig", "make_config",
-    "override", "DATASETS", "DataError", "DatasetNotFoundError", "RealData", "load_dataset", "Objective",
-    "SyntheticSet", "distill", "EvalResult", "evaluate", "random_subset", "CheckpointError", "EncoderSpec",
-    "build_encoder",
+    "__version__", "DSAConfig", "PRESETS", "SCALES", "Config", "DistillConfig", "EvalConfig", "MethodConfig",
+    "make_config", "override", "DATASETS", "DataError", "DatasetNotFoundError", "RealData", "load_dataset",
+    "Objective", "SyntheticSet", "distill", "EvalResult", "evaluate", "random_subset", "CheckpointError",
+    "EncoderSpec", "build_encoder",
 ]

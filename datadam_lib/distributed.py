@@ -39,9 +39,9 @@ import warnings
 import torch
 import torch.distributed as dist
 
-from .config import Config
-from .data import RealData
-from .distill import Shard, SyntheticSet, distill
+from .method.config import Config
+from .method.data import RealData
+from .method.distill import Shard, SyntheticSet, distill
 
 
 def class_slice(num_classes: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -110,8 +110,8 @@ def cmd_distill(a) -> None:
     """Distil under torchrun: every rank loads the dataset (rank 0 first, so a
     download or a ZCA fit happens once), runs :func:`distill_sharded`, and
     rank 0 writes ``--out``."""
-    from .__main__ import _config
-    from .data import load_dataset
+    from .cli import _config
+    from .method.data import load_dataset
     cfg = _config(a)
     rank = dist.get_rank()
     dev = _device(a.device)
@@ -138,7 +138,7 @@ def cmd_distill(a) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``torchrun --nproc_per_node=N -m datadam_lib.distributed --dataset ... --ipc ... --out DIR``;
     the options are those of ``python -m datadam_lib distill``."""
-    from .__main__ import USER_ERRORS, _common
+    from .cli import USER_ERRORS, _common
     p = argparse.ArgumentParser(prog="torchrun --nproc_per_node=N -m datadam_lib.distributed",
                                 description=main.__doc__)
     _common(p)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from datadam_lib.augment import OPS, DSAConfig, apply, per_sample, sample, siamese
+from datadam_lib.method.augment import OPS, DSAConfig, apply, per_sample, sample, siamese
 
 CFG = DSAConfig()
 OP = {name: i for i, name in enumerate(CFG.ops)}

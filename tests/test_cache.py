@@ -7,8 +7,9 @@ import os
 import pytest
 import torch
 
-from datadam_lib import cache, override
-from datadam_lib.distill import SyntheticSet
+from datadam_lib import override
+from datadam_lib.kit import cache
+from datadam_lib.method.distill import SyntheticSet
 
 
 @pytest.fixture
@@ -53,8 +54,8 @@ def test_key_depends_on_config_seed_dataset_and_version(cfg, digits, tiny_data, 
     assert k != cache.distill_key(override(cfg, {"distill.method.power": 2}), digits)
     assert k != cache.distill_key(override(cfg, {"seed": 1}), digits)
     assert cache.dataset_identity(tiny_data(seed=0)) != cache.dataset_identity(tiny_data(seed=1))
-    import datadam_lib
-    monkeypatch.setattr(datadam_lib, "__version__", "9.9.9")
+    import datadam_lib.method
+    monkeypatch.setattr(datadam_lib.method, "__version__", "9.9.9")
     assert k != cache.distill_key(cfg, digits)
 
 
@@ -119,7 +120,7 @@ def test_cache_root_from_argument_env_or_kit(tmp_path, monkeypatch):
     assert cache.cache_root() == str(tmp_path / "env")
     assert cache.cache_root(str(tmp_path / "arg")) == str(tmp_path / "arg")
     monkeypatch.delenv("DATADAM_CACHE")
-    from datadam_lib.targets import kit_root
+    from datadam_lib.kit.paths import kit_root
     assert cache.cache_root() == os.path.join(kit_root(), "cache")
 
 

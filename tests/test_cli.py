@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from datadam_lib import SyntheticSet, make_config
-from datadam_lib.__main__ import main
-from datadam_lib.config import from_dict
+from datadam_lib.cli import main
+from datadam_lib.method.config import from_dict
 
 NARROW = ["--set", "distill.encoder.width=32", "--set", "evaluate.encoder.width=16"]
 
@@ -145,7 +145,7 @@ def test_argparse_errors_exit_2(capsys):
 
 
 def test_internal_errors_are_not_hidden(tmp_path, monkeypatch):
-    import datadam_lib.data as data_mod
+    import datadam_lib.method.data as data_mod
 
     def broken(*a, **k):
         raise RuntimeError("a bug, not a user error")

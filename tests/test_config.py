@@ -9,8 +9,8 @@ import re
 import pytest
 
 from datadam_lib import PRESETS, SCALES, Config, make_config, override
-from datadam_lib.augment import DSAConfig
-from datadam_lib.config import from_dict
+from datadam_lib.method.augment import DSAConfig
+from datadam_lib.method.config import from_dict
 
 
 def test_paper_preset_is_table2():

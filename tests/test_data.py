@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from datadam_lib import DataError, DatasetNotFoundError, RealData, load_dataset
-from datadam_lib.data import DATASETS, dataset_status, load_arrays
+from datadam_lib.method.data import DATASETS, dataset_status, load_arrays
 
 
 def gen(seed: int) -> torch.Generator:

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from datadam_lib import CheckpointError, DataError, SyntheticSet, distill, override
-from datadam_lib.augment import DSAConfig
-from datadam_lib.config import MethodConfig
-from datadam_lib.distill import Objective, check_config, kcenter_indices, step
-from datadam_lib.losses import attention_map, class_means
-from datadam_lib.models import EncoderSpec, build_encoder
+from datadam_lib.method.augment import DSAConfig
+from datadam_lib.method.config import MethodConfig
+from datadam_lib.method.distill import Objective, check_config, kcenter_indices, step
+from datadam_lib.method.losses import attention_map, class_means
+from datadam_lib.method.models import EncoderSpec, build_encoder
 
 
 def gen(seed: int) -> torch.Generator:
@@ -306,7 +306,7 @@ def test_load_missing_or_inconsistent(tmp_path, small_config):
 
 @pytest.mark.parametrize("fail", ["torch.save", "write_json"])
 def test_failed_save_leaves_nothing_half_written(tmp_path, small_config, monkeypatch, fail):
-    distill_mod = importlib.import_module("datadam_lib.distill")
+    distill_mod = importlib.import_module("datadam_lib.method.distill")
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
@@ -322,7 +322,7 @@ def test_failed_save_leaves_nothing_half_written(tmp_path, small_config, monkeyp
 
 
 def test_failed_save_keeps_the_previous_set(tmp_path, small_config, monkeypatch):
-    distill_mod = importlib.import_module("datadam_lib.distill")
+    distill_mod = importlib.import_module("datadam_lib.method.distill")
     out = tmp_path / "out"
     old = _small_set(small_config)
     old.save(str(out))

@@ -14,7 +14,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from datadam_lib import SyntheticSet, distill, load_dataset, make_config
-from datadam_lib.data import RealData
+from datadam_lib.method.data import RealData
 from datadam_lib.distributed import class_slice, distill_sharded
 
 LOOPBACK = "lo0" if sys.platform == "darwin" else "lo"

@@ -14,9 +14,11 @@ import pytest
 import torch
 from torch import nn
 
-from datadam_lib import EncoderSpec, EvalConfig, ensemble, evaluate, random_subset
-from datadam_lib.evaluate import model_generator, train_model
-from datadam_lib.evaluate import test_accuracy as accuracy_of  # not collected as a test
+from datadam_lib import EncoderSpec, EvalConfig, evaluate, random_subset
+from datadam_lib.method import ensemble
+from datadam_lib.method.evaluate import train_model
+from datadam_lib.method.training import model_generator
+from datadam_lib.method.evaluate import test_accuracy as accuracy_of  # not collected as a test
 
 
 @pytest.fixture

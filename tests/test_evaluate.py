@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from datadam_lib import EncoderSpec, EvalConfig, EvalResult, evaluate, override, random_subset
-from datadam_lib.evaluate import EVAL_AUGMENTS, lr_at, model_generator, test_accuracy as accuracy_of, train_model
+from datadam_lib.method.evaluate import test_accuracy as accuracy_of, train_model
+from datadam_lib.method.training import EVAL_AUGMENTS, lr_at, model_generator
 
 
 def test_step_schedule_values():

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from datadam_lib import executors
-from datadam_lib.executors import (ClusterConfig, JobError, collect, load_cluster_config, run_jobs,
+from datadam_lib.kit import executors
+from datadam_lib.kit.executors import (ClusterConfig, JobError, collect, load_cluster_config, run_jobs,
                                    slurm_parameters, submit_jobs)
 
 submitit = pytest.importorskip("submitit")

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from datadam_lib import losses
-from datadam_lib.config import MethodConfig
-from datadam_lib.distill import Objective
-from datadam_lib.losses import (attention_map, channel_power_sum, class_means, feature_map_loss, mmd_loss,
+from datadam_lib.method import losses
+from datadam_lib.method.config import MethodConfig
+from datadam_lib.method.distill import Objective
+from datadam_lib.method.losses import (attention_map, channel_power_sum, class_means, feature_map_loss, mmd_loss,
                                 pixel_mmd_loss, sam_loss)
 
 D = torch.float64

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from datadam_lib.models import EncoderSpec, build_encoder, default_depth, reset_parameters
+from datadam_lib.method.models import EncoderSpec, build_encoder, default_depth, reset_parameters
 
 
 def gen(seed: int = 0) -> torch.Generator:

@@ -11,7 +11,11 @@ import nbformat
 import papermill
 import pytest
 
-from datadam_lib.targets import TARGETS, kit_root
+from datadam_lib.families import load_all
+from datadam_lib.kit.paths import kit_root
+from datadam_lib.kit.registry import TARGETS
+
+load_all()
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(kit_root(), "notebooks", "*.ipynb")))
 
@@ -54,3 +58,14 @@ def test_no_training_loops_or_loss_code(path):
     for pattern in FORBIDDEN:
         assert not re.search(pattern, code), pattern
     assert "../shared" not in code
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_paired_script_holds_the_same_cells(path):
+    """Each notebook is paired with notebooks/py/<name>.py (jupytext.toml):
+    the script is the readable diff, so the two must not drift apart."""
+    import jupytext
+    script = os.path.join(os.path.dirname(path), "py", os.path.basename(path)[:-6] + ".py")
+    assert os.path.isfile(script), f"{script} missing: run jupytext --sync {path}"
+    a, b = nbformat.read(path, as_version=4), jupytext.read(script)
+    assert [(c.cell_type, c.source.strip()) for c in a.cells] == [(c.cell_type, c.source.strip()) for c in b.cells]

@@ -6,7 +6,8 @@ import pickle
 
 import pytest
 
-from datadam_lib import sweep
+from datadam_lib.kit import report, sweep
+from datadam_lib.kit.registry import Setting
 
 # narrow encoders and a tiny evaluation keep these sweeps to seconds
 FAST = {"distill.encoder.width": 16, "evaluate.encoder.width": 16, "distill.iterations": 2,
@@ -14,7 +15,7 @@ FAST = {"distill.encoder.width": 16, "evaluate.encoder.width": 16, "distill.iter
 
 
 def _settings():
-    return {"p=2": {**FAST, "distill.method.power": 2}, "p=4": dict(FAST)}
+    return [Setting("p", 2, tuple({**FAST, "distill.method.power": 2}.items())), Setting("p", 4, tuple(FAST.items()))]
 
 
 def test_jobs_are_plain_picklable_dicts(tmp_path):
@@ -29,11 +30,12 @@ def test_jobs_are_plain_picklable_dicts(tmp_path):
 
 def test_bad_settings_fail_before_any_job_runs(tmp_path):
     with pytest.raises(KeyError, match="no_such"):
-        sweep.make_jobs({"x": {"distill.no_such": 1}}, [0], "digits", "data", cache_root=str(tmp_path))
-    with pytest.raises(ValueError, match="kind"):
-        sweep.make_jobs({"x": {}}, [0], "digits", "data", kinds=("gan",), cache_root=str(tmp_path))
+        sweep.make_jobs([Setting("x", 1, (("distill.no_such", 1),))], [0], "digits", "data", cache_root=str(tmp_path))
     with pytest.raises(ValueError, match="seed"):
-        sweep.make_jobs({"x": {}}, [], "digits", "data", cache_root=str(tmp_path))
+        sweep.make_jobs([Setting("x", 1)], [], "digits", "data", cache_root=str(tmp_path))
+    with pytest.raises(ValueError, match="kind"):
+        sweep.run_job({**sweep.make_jobs([Setting("x", 1)], [0], "digits", "data", cache_root=str(tmp_path))[0],
+                       "kind": "gan"})
 
 
 def test_sweep_rows_summary_and_cache_reuse(tmp_path, digits, capsys):
@@ -49,10 +51,10 @@ def test_sweep_rows_summary_and_cache_reuse(tmp_path, digits, capsys):
     assert all(r["distill_cached"] for r in again if r["kind"] == "datadam")
     assert [r["accuracies"] for r in again] == [r["accuracies"] for r in rows]
     assert "cached" in capsys.readouterr().out
-    forced = sweep.run_sweep({"p=4": dict(FAST)}, **{**kw, "seeds": [0], "kinds": ("datadam",)}, force=True)
+    forced = sweep.run_sweep([_settings()[1]], **{**kw, "seeds": [0], "kinds": ("datadam",)}, force=True)
     assert not forced[0]["distill_cached"] and not forced[0]["eval_cached"]
 
-    summary = sweep.summarize(rows)
+    summary = report.summarize(rows)
     assert [(s["setting"], s["kind"]) for s in summary] == [
         ("p=2", "datadam"), ("p=2", "random"), ("p=4", "datadam"), ("p=4", "random")]
     accs = [100 * a for r in rows if r["setting"] == "p=2" and r["kind"] == "datadam" for a in r["accuracies"]]
@@ -60,8 +62,8 @@ def test_sweep_rows_summary_and_cache_reuse(tmp_path, digits, capsys):
     assert summary[0]["mean"] == pytest.approx(sum(accs) / 4)
 
     path = str(tmp_path / "out.csv")
-    sweep.write_csv(summary, path)
-    back = sweep.read_csv(path)
+    report.write_csv(summary, path)
+    back = report.read_csv(path)
     assert [b["setting"] for b in back] == [s["setting"] for s in summary]
     assert float(back[0]["mean"]) == pytest.approx(summary[0]["mean"])
 
@@ -69,7 +71,7 @@ def test_sweep_rows_summary_and_cache_reuse(tmp_path, digits, capsys):
 def test_summarize_pools_models_and_seeds():
     rows = [{"setting": "a", "kind": "datadam", "seed": s, "accuracies": accs, "dataset": "d", "scale": "smoke",
              "preset": "paper", "ipc": 1, "overrides": "{}"} for s, accs in ((0, [0.5, 0.7]), (1, [0.6, 0.6]))]
-    (s,) = sweep.summarize(rows)
+    (s,) = report.summarize(rows)
     assert s["mean"] == pytest.approx(60.0) and s["std"] == pytest.approx(100 * (0.005 ** 0.5))
     assert s["accuracies"] == "50.00;70.00;60.00;60.00"
 
@@ -83,7 +85,7 @@ def test_a_sweep_through_submitit_local_jobs_fills_the_cache(tmp_path, digits):
                                   "timeout_min": 10}))
     kw = dict(seeds=[0], dataset="digits", data_root=str(tmp_path), scale="smoke", ipc=1,
               cache_root=str(tmp_path / "cache"), label="t")
-    settings = {"p=4": dict(FAST)}
+    settings = [_settings()[1]]
     rows = sweep.run_sweep(settings, executor="local", executor_config=str(config), **kw)
     assert not rows[0]["distill_cached"] and len(rows[0]["accuracies"]) == 2
     again = sweep.run_sweep(settings, **kw)

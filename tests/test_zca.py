@@ -8,7 +8,7 @@ import torch
 from kornia.enhance import ZCAWhitening
 
 from datadam_lib import load_dataset
-from datadam_lib.zca import EPS, fit_zca
+from datadam_lib.method.zca import EPS, fit_zca
 
 
 def correlated(n: int = 400, c: int = 1, side: int = 3, seed: int = 0, dtype=torch.float64) -> torch.Tensor:

@@ -45,6 +45,7 @@ from . import augment
 from .config import EvalConfig
 from .data import RealData
 from .models import ARCHITECTURES, Encoder, build_encoder
+from .training import EVAL_AUGMENTS, lr_at
 
 # Layers that act on each channel (or element) alone: shared as they are.
 _PER_CHANNEL = (nn.Identity, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.MaxPool2d, nn.AvgPool2d)
@@ -145,7 +146,6 @@ def _augment(images: torch.Tensor, idx: torch.Tensor, generators: list[torch.Gen
              data: RealData) -> torch.Tensor:
     """The K models' augmented batches, model-major (K*B, C, H, W); model k's
     draws come from ``generators[k]`` in the order ``evaluate.train_model`` makes them."""
-    from .evaluate import EVAL_AUGMENTS
     x = images[idx.flatten()]
     if cfg.augment == "none":
         return x
@@ -172,7 +172,6 @@ def train_models(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg
     same (up to floating-point noise) as ``evaluate.train_model`` with each generator."""
     from tqdm.auto import trange
 
-    from .evaluate import EVAL_AUGMENTS, lr_at
     if cfg.augment not in EVAL_AUGMENTS:
         raise ValueError(f"unknown augment {cfg.augment!r}; choose one of {sorted(EVAL_AUGMENTS)}")
     dev, K = data.device, len(generators)

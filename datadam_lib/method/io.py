@@ -111,6 +111,11 @@ def package_versions() -> dict:
     return out
 
 
+def default_device() -> str:
+    """``cuda`` when a GPU is visible, else ``cpu``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def device_description(device: torch.device | str) -> str:
     device = torch.device(device)
     if device.type == "cuda":

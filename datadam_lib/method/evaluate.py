@@ -10,15 +10,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 
-from . import augment
+from . import ensemble
 from .config import EvalConfig
 from .data import RealData
 from .models import Encoder, build_encoder
+from .training import EVAL_AUGMENTS, lr_at, model_generator
 
 
 @dataclass
@@ -42,57 +41,6 @@ class EvalResult:
     def to_dict(self) -> dict:
         return {"mean": self.mean, "std": self.std, "accuracies": self.accuracies,
                 "wall_time_s": self.wall_time_s, "config": self.config}
-
-
-# ---------------------------------------------------------------- augmentation at training time
-
-Augment = Callable[[torch.Tensor, torch.Generator, RealData], torch.Tensor]
-
-
-def _torchvision_policy(make: Callable[[], Callable]) -> Augment:
-    """AutoAugment / RandAugment (torchvision) for Fig. 4. They work on uint8
-    pixels and draw one op per call, so this runs per image (the one place with
-    a loop over samples; it is a baseline, not the method). torchvision draws
-    from the global RNG, so its state is forked and seeded from our generator
-    and restored afterwards."""
-    def run(x: torch.Tensor, g: torch.Generator, data: RealData) -> torch.Tensor:
-        policy = make()
-        pix = (data.to_pixels(x) * 255).round().to(torch.uint8)
-        seed = int(torch.randint(2**62, (1,), generator=g, device=g.device))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            out = torch.stack([policy(p) for p in pix])
-        return data.from_pixels(out.float() / 255)
-    return run
-
-
-def _v2():
-    from torchvision.transforms import v2
-    return v2
-
-
-EVAL_AUGMENTS: dict[str, Augment] = {
-    "dsa": lambda x, g, data: augment.per_sample(augment.DSAConfig(), x, g),
-    "autoaugment": _torchvision_policy(lambda: _v2().AutoAugment(_v2().AutoAugmentPolicy.CIFAR10)),
-    "randaugment": _torchvision_policy(lambda: _v2().RandAugment()),
-    "none": lambda x, g, data: x,
-}
-
-# ---------------------------------------------------------------- schedules
-
-
-def lr_at(cfg: EvalConfig, epoch: int) -> float:
-    """step: StepLR(step_size, gamma) (Table 2); half: x0.1 at epochs // 2 (DC/DSA/DM, released)."""
-    if cfg.schedule == "step":
-        return cfg.lr * cfg.gamma ** (epoch // cfg.step_size)
-    if cfg.schedule == "half":
-        return cfg.lr * (0.1 if epoch >= cfg.epochs // 2 else 1.0)
-    raise ValueError(f"unknown schedule {cfg.schedule!r}; use 'step' or 'half'")
-
-
-def model_generator(seed: int, index: int, device) -> torch.Generator:
-    """The generator of evaluation model ``index`` of a run with ``seed``."""
-    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + index)
 
 
 def train_model(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg: EvalConfig,
@@ -141,7 +89,6 @@ def evaluate(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg: Ev
     vs 3.9 s one by one; docs/benchmarks.md)."""
     from tqdm.auto import trange
 
-    from . import ensemble
     t0 = time.time()
     gens = [model_generator(seed, k, data.device) for k in range(cfg.num_models)]
     if together is None:

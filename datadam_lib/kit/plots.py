@@ -131,7 +131,7 @@ def attention_maps(encoder, images: torch.Tensor, power: float = 4.0, norm: str 
     (``losses.attention_map``), each (N, H_l, W_l), scaled per image to
     [0, 1] for display (clipped at its 99th percentile, so a few bright
     border positions do not hide the rest)."""
-    from .losses import attention_map
+    from ..method.losses import attention_map
     taps, _ = encoder.forward_features(images)
     out = []
     for t in taps:

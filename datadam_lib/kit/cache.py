@@ -31,23 +31,13 @@ import time
 
 import torch
 
-from .config import Config
-from .data import RealData
-from .distill import SyntheticSet, distill
-from .evaluate import EvalResult, evaluate
-from .io import CheckpointError, device_description, manifest, write_json
-
-ENV = "DATADAM_CACHE"
-
-
-def cache_root(root: str | None = None) -> str:
-    """``root``, else ``$DATADAM_CACHE``, else ``cache/`` in the kit's checkout."""
-    if root:
-        return os.path.abspath(root)
-    if os.environ.get(ENV):
-        return os.path.abspath(os.environ[ENV])
-    from .targets import kit_root
-    return os.path.join(kit_root(), "cache")
+from .. import method
+from ..method.config import Config
+from ..method.data import RealData
+from ..method.distill import SyntheticSet, distill
+from ..method.evaluate import EvalResult, evaluate
+from ..method.io import CheckpointError, device_description, manifest, write_json
+from .paths import cache_root
 
 
 def dataset_identity(data: RealData) -> dict:
@@ -83,9 +73,8 @@ def canonical(obj) -> dict:
 
 def make_key(kind: str, payload: dict, identity: dict, seed: int) -> str:
     """SHA-256 of what determines a cached result (and the library version)."""
-    from . import __version__
     blob = json.dumps({"kind": kind, "payload": payload, "dataset": identity, "seed": seed,
-                       "version": __version__}, sort_keys=True, default=str)
+                       "version": method.__version__}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -1,0 +1,52 @@
+"""Where things live: the kit's checkout, outputs, datasets and the cache.
+
+- the kit: the directory holding ``reproduce.sh`` (the package's parent for an
+  editable install, else the nearest such directory above the working directory);
+- outputs: ``figures/<scale>/`` and ``results/<scale>/`` under ``$DATADAM_OUT``
+  or the kit (the tests point it at a temporary directory);
+- datasets: ``--root``, ``$DATADAM_DATA`` or ``data/`` in the kit;
+- cache: ``$DATADAM_CACHE`` or ``cache/`` in the kit.
+"""
+from __future__ import annotations
+
+import os
+
+
+def kit_root() -> str:
+    """The kit's checkout: the package's parent for an editable install, else
+    the nearest directory above the working directory holding ``reproduce.sh``
+    and ``notebooks/``, else the working directory."""
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if os.path.isfile(os.path.join(here, "reproduce.sh")):
+        return here
+    d = os.getcwd()
+    while True:
+        if os.path.isfile(os.path.join(d, "reproduce.sh")) and os.path.isdir(os.path.join(d, "notebooks")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return os.getcwd()
+        d = parent
+
+
+def _env_path(var: str) -> str | None:
+    return os.path.abspath(os.environ[var]) if os.environ.get(var) else None
+
+
+def output_root() -> str:
+    """Where figures/ and results/ are written: ``$DATADAM_OUT`` or the kit."""
+    return _env_path("DATADAM_OUT") or kit_root()
+
+
+def data_root(root: str | None = None) -> str:
+    """Where datasets are looked for: ``root``, ``$DATADAM_DATA`` or ``data/`` in the kit."""
+    if root:
+        return os.path.abspath(root)
+    return _env_path("DATADAM_DATA") or os.path.join(kit_root(), "data")
+
+
+def cache_root(root: str | None = None) -> str:
+    """``root``, else ``$DATADAM_CACHE``, else ``cache/`` in the kit's checkout."""
+    if root:
+        return os.path.abspath(root)
+    return _env_path("DATADAM_CACHE") or os.path.join(kit_root(), "cache")

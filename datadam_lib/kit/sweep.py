@@ -1,0 +1,131 @@
+"""Sweeps: every (setting, kind, seed) of a target becomes one job, run by an
+executor (``executors.run_jobs``: inline, submitit-local or Slurm).
+
+    rows = run_sweep(settings("power", [1, 4], lambda p: {"distill.method.power": p}),
+                     seeds=[0], dataset="digits", scale="quick")
+    table = report.summarize(rows)
+
+A job is a plain dict, run by a module-level function (picklable, so an
+executor may ship it to another process or a cluster node). The default job
+function, :func:`run_job`, makes a *set* of images of the job's ``kind``
+(through the cache), evaluates it (through the cache) and returns a plain
+dict row. Families with other kinds of work (NAS trainings, t-SNE, generative
+models) pass their own module-level job function to :func:`run_sweep`.
+
+kinds of set (``SET_KINDS``): ``datadam`` (distil with the config, then
+evaluate the distilled set) and ``random`` (evaluate ``ipc`` random real
+images per class, the "Random" baseline).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Callable, Iterable
+
+from .registry import Setting
+
+SET_KINDS = ("datadam", "random")
+
+_DATA: dict[tuple, Any] = {}
+
+
+def get_data(name: str, root: str, device: str | None = None, preprocess: str | None = None):
+    """``load_dataset`` memoised per process (a sweep loads its dataset once)."""
+    from ..method.data import load_dataset
+    from ..method.io import default_device
+    device = device or default_device()
+    k = (name, os.path.abspath(root), device, preprocess)
+    if k not in _DATA:
+        _DATA[k] = load_dataset(name, root, device=device, **({"preprocess": preprocess} if preprocess else {}))
+    return _DATA[k]
+
+
+def make_jobs(settings: Iterable[Setting], seeds: Iterable[int], dataset: str, data_root: str,
+              preset: str = "paper", scale: str = "quick", ipc: int = 10, kinds: Iterable[str] = ("datadam",),
+              force: bool = False, cache_root: str | None = None, device: str | None = None,
+              label: str = "", **extra) -> list[dict]:
+    """The jobs of a sweep: settings x kinds x seeds, each a plain dict.
+    A setting's overrides are dotted config paths (``{"distill.ipc": 1}``
+    changes the IPC); ``extra`` keys are copied into every job."""
+    from ..method.config import make_config
+    from .paths import cache_root as _cache_root
+    kinds, seeds, settings = list(kinds), [int(s) for s in seeds], list(settings)
+    if not seeds:
+        raise ValueError("a sweep needs at least one seed")
+    jobs = []
+    for s in settings:
+        make_config(preset, scale, dataset, ipc, 0, s.config_overrides())  # fail early on a bad override
+        for kind in kinds:
+            for seed in seeds:
+                jobs.append({"label": label, "setting": s.key, "setting_label": s.name,
+                             "overrides": s.config_overrides(), "kind": kind, "seed": seed, "dataset": dataset,
+                             "data_root": os.path.abspath(data_root), "preset": preset, "scale": scale,
+                             "ipc": int(ipc), "force": bool(force), "cache_root": _cache_root(cache_root),
+                             "device": device, **extra})
+    return jobs
+
+
+def job_config(job: dict):
+    from ..method.config import make_config
+    return make_config(job["preset"], job["scale"], job["dataset"], job["ipc"], job["seed"], job["overrides"])
+
+
+def job_row(job: dict, cfg) -> dict:
+    """The identifying columns of a job's result row."""
+    return {"target": job.get("label", ""), "setting": job["setting"], "label": job.get("setting_label", ""),
+            "kind": job["kind"], "seed": job["seed"], "dataset": job["dataset"], "scale": job["scale"],
+            "preset": job["preset"], "ipc": cfg.distill.ipc, "overrides": json.dumps(job["overrides"], sort_keys=True)}
+
+
+def run_job(job: dict) -> dict:
+    """Make the job's set (cached) and evaluate it (cached); return its row."""
+    from ..method.evaluate import random_subset
+    from .cache import distill_cached, evaluate_cached
+    if job["kind"] not in SET_KINDS:
+        raise ValueError(f"unknown kind {job['kind']!r}; choose from {SET_KINDS}")
+    t0 = time.time()
+    cfg = job_config(job)
+    data = get_data(job["dataset"], job["data_root"], job.get("device"))
+    row = job_row(job, cfg)
+    if job["kind"] == "datadam":
+        syn, d_hit, entry = distill_cached(cfg, data, force=job["force"], root=job["cache_root"])
+        x, y = syn.images, syn.labels
+        row.update(distill_cached=d_hit, distill_s=syn.info.get("wall_time_s"), synthetic_dir=entry,
+                   final_loss=syn.losses[-1] if syn.losses else None, image_change=image_change(syn))
+    else:
+        x, y = random_subset(data, cfg.distill.ipc, cfg.seed)
+        row.update(distill_cached=None, distill_s=None, synthetic_dir=None, final_loss=None, image_change=None)
+    result, e_hit, path = evaluate_cached(cfg, data, x, y, kind=job["kind"], force=job["force"],
+                                         root=job["cache_root"])
+    row.update(mean=result.mean, std=result.std, n_models=len(result.accuracies),
+               accuracies=list(result.accuracies), eval_cached=e_hit, eval_s=result.wall_time_s,
+               eval_path=path, job_s=round(time.time() - t0, 3))
+    cached = "cached" if e_hit and (row["distill_cached"] in (True, None)) else "computed"
+    print(f"{job.get('label') or 'sweep'} | {row['setting']} | {row['kind']} | seed {row['seed']}: "
+          f"{100 * result.mean:.2f} +- {100 * result.std:.2f} % ({cached}, {row['job_s']:.1f} s)", flush=True)
+    return row
+
+
+def image_change(syn) -> float | None:
+    """How far distillation moved the images from their initialisation:
+    mean |S - S_0| / mean |S_0| (None without the iteration-0 snapshot)."""
+    s0 = syn.snapshots.get(0)
+    if s0 is None:
+        return None
+    s0 = s0.float().cpu()
+    return float((syn.images.detach().float().cpu() - s0).abs().mean() / s0.abs().mean().clamp_min(1e-12))
+
+
+def run_sweep(settings: Iterable[Setting], seeds: Iterable[int] = (0,), dataset: str = "digits",
+              data_root: str = "data", preset: str = "paper", scale: str = "quick", ipc: int = 10,
+              kinds: Iterable[str] = ("datadam",), force: bool = False, executor: str = "inline",
+              executor_config: str | None = None, cache_root: str | None = None, device: str | None = None,
+              label: str = "", job_fn: Callable[[dict], dict] = run_job, **extra) -> list[dict]:
+    """Run every (setting, kind, seed) of a sweep through ``executors.run_jobs``
+    with ``job_fn`` (default :func:`run_job`); one row (a plain dict) per job,
+    in job order."""
+    from .executors import run_jobs
+    jobs = make_jobs(settings, seeds, dataset, data_root, preset, scale, ipc, kinds, force, cache_root,
+                     device, label, **extra)
+    return list(run_jobs(job_fn, jobs, executor, executor_config or None))

@@ -1,0 +1,300 @@
+"""The runner behind ``./reproduce.sh``: list the targets, run one target's
+notebook with papermill, run them all, record measured costs.
+
+    python -m datadam_lib.runner list
+    python -m datadam_lib.runner run fig1 --scale quick --dataset digits
+    python -m datadam_lib.runner all --scale smoke --dataset digits
+    python -m datadam_lib.runner measure --scale quick     # record cold wall times in kit/measured.toml
+
+A run writes into a staging directory and publishes its outputs only when the
+notebook succeeds: a failed or interrupted run leaves the previous figures and
+tables as they were (with their own manifests), and its executed notebook as
+``results/<scale>/<target>.failed.ipynb`` beside a manifest saying why.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import sys
+import tempfile
+import textwrap
+import time
+
+from .families import load_all
+from .kit.paths import kit_root, output_root
+from .kit.registry import MEASURED_FILE, SCALES, TargetError, dataset_present, get, measured, missing_dataset_message, \
+    ordered
+from .kit.report import now
+from .method.config import PRESETS
+from .method.io import atomic_write_text, default_device, device_description, manifest, write_json
+
+WIDTH = 100
+
+
+def _fmt_minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds / 60:.1f} min" if seconds < 600 else f"{seconds / 60:.0f} min"
+
+
+def list_targets(root: str | None = None, file=None) -> None:
+    """Every target on two lines of at most 100 columns: name, implemented,
+    the dataset it needs and whether it is here, the measured cold time at
+    quick scale, a paper-scale GPU estimate; then its title."""
+    file = file or sys.stdout
+    m = measured()
+    machine = m.get("machine", {}).get("quick", "")
+    print(textwrap.fill("Targets of the DataDAM supplement. QUICK: measured cold wall time at quick scale on "
+                        f"digits{f' ({machine})' if machine else ''}; PAPER: rough estimate on one GPU.", WIDTH),
+          file=file)
+    head = f"{'TARGET':<11} {'DONE':<4} {'NEEDS':<30} {'QUICK':>9} {'PAPER':>9}"
+    print(head, file=file)
+    present: dict[str, bool | None] = {}
+    for t in ordered():
+        ds = t.default_dataset
+        if ds not in present:
+            present[ds] = dataset_present(ds, root)
+        needs = f"{ds} ({'here' if present[ds] or ds == 'digits' else 'missing'})"
+        if t.needs:
+            needs += f" + {t.needs}"
+        gpu = "-" if t.paper_gpu_h is None else f"~{t.paper_gpu_h:g} GPU-h"
+        print(f"{t.name:<11} {'yes' if t.implemented else 'no':<4} {needs:<30} "
+              f"{_fmt_minutes(t.measured_s('quick')) if t.implemented else '':>9} {gpu:>9}", file=file)
+        nb = f" [{t.notebook}]" if t.implemented and os.path.isfile(os.path.join(kit_root(), t.notebook)) else ""
+        for line in textwrap.wrap(t.title + nb, WIDTH - 12):
+            print(" " * 12 + line, file=file)
+    total = sum(t.measured_s("quick") or 0 for t in ordered() if t.implemented)
+    print(f"\nall implemented targets, quick scale: {_fmt_minutes(total)} measured cold "
+          "(./reproduce.sh all --dataset digits)", file=file)
+    print(textwrap.fill("run one: ./reproduce.sh TARGET [--scale smoke|quick|paper] [--dataset NAME] "
+                        f"[--preset {'|'.join(PRESETS)}] [--force]", WIDTH, subsequent_indent="  "), file=file)
+    missing = sorted(d for d, ok in present.items() if ok is False)
+    if missing:
+        print(textwrap.fill(f"missing data ({', '.join(missing)}): add --dataset digits to run on the built-in "
+                            "digits, or see `python -m datadam_lib datasets`", WIDTH), file=file)
+
+
+def _params(t, a) -> dict:
+    # the family fills in the target's defaults for the scale (registry Target.params)
+    p = {"scale": a.scale, "preset": a.preset, "force": bool(a.force)}
+    if a.dataset:
+        p["dataset"] = a.dataset
+    if a.root:
+        p["data_root"] = os.path.abspath(a.root)
+    if a.executor:
+        p["executor"] = a.executor
+    if a.executor_config:
+        p["executor_config"] = os.path.abspath(a.executor_config)
+    if a.seeds:
+        p["seeds"] = list(a.seeds)
+    return p
+
+
+def _shown(path: str) -> str:
+    rel = os.path.relpath(path, os.getcwd())
+    return path if rel.startswith("..") else rel
+
+
+def _publish(stage: str, out: str) -> list[str]:
+    """Move every file written under ``stage`` to the same place under
+    ``out`` (one rename each), replacing only those files."""
+    moved = []
+    for src in glob.glob(os.path.join(stage, "**", "*"), recursive=True):
+        if os.path.isfile(src):
+            dst = os.path.join(out, os.path.relpath(src, stage))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.replace(src, dst)
+            moved.append(dst)
+    return moved
+
+
+def run_target(name: str, a) -> int:
+    """Execute a target's notebook with papermill; 0 on success, 1 on failure."""
+    import papermill as pm
+    t = get(name)
+    dataset = a.dataset or os.environ.get("DATADAM_DATASET") or t.default_dataset
+    if dataset_present(dataset, a.root) is False:
+        raise TargetError(missing_dataset_message(name, dataset, a.root))
+    params = _params(t, a)
+    kit = kit_root()
+    src = os.path.join(kit, t.notebook)
+    if not os.path.isfile(src):
+        raise TargetError(f"notebook {t.notebook} of target {name!r} is missing from {kit}")
+    out_root = output_root()
+    results = os.path.join(out_root, "results", a.scale)
+    os.makedirs(results, exist_ok=True)
+    for stale in glob.glob(os.path.join(out_root, "results", f".stage-{name}-*")):
+        shutil.rmtree(stale, ignore_errors=True)   # left by a killed run
+    stage = tempfile.mkdtemp(prefix=f".stage-{name}-", dir=os.path.join(out_root, "results"))
+    staged_nb = os.path.join(stage, "results", a.scale, f"{name}.ipynb")
+    os.makedirs(os.path.dirname(staged_nb))
+    for var in ("DATADAM_DATA", "DATADAM_CACHE"):   # the kernel runs in notebooks/
+        if os.environ.get(var):
+            os.environ[var] = os.path.abspath(os.environ[var])
+    print(f"{name}: {t.title}\n  {dataset} · {a.scale} scale · {a.preset} preset"
+          f"{' · --force' if a.force else ''} -> {_shown(os.path.join(results, name + '.ipynb'))}", file=sys.stderr)
+    started, t0 = now(), time.time()
+    error = None
+    old_out = os.environ.get("DATADAM_OUT")
+    os.environ["DATADAM_OUT"] = stage        # the notebook writes every output into the stage
+    try:
+        pm.execute_notebook(src, staged_nb, parameters=params, kernel_name="python3", cwd=os.path.dirname(src),
+                            progress_bar=not a.verbose and sys.stderr.isatty(), log_output=a.verbose,
+                            stdout_file=None, stderr_file=None)
+    except pm.PapermillExecutionError as e:
+        error = f"{e.ename}: {e.evalue}"
+    except KeyboardInterrupt:
+        error = "interrupted"
+    except Exception as e:  # a kernel that dies, an unreadable notebook
+        error = f"{type(e).__name__}: {e}"
+    finally:
+        if old_out is None:
+            os.environ.pop("DATADAM_OUT", None)
+        else:
+            os.environ["DATADAM_OUT"] = old_out
+    wall = round(time.time() - t0, 1)
+    info = dict(target=name, scale=a.scale, preset=a.preset, dataset=dataset, seed=params.get("seeds"),
+                device=device_description(default_device()), parameters=params, start_time=started,
+                end_time=now(), wall_time_s=wall)
+    if error:
+        failed = os.path.join(results, f"{name}.failed.ipynb")
+        if os.path.isfile(staged_nb):
+            os.replace(staged_nb, failed)
+        shutil.rmtree(stage, ignore_errors=True)
+        write_json(manifest(output=os.path.relpath(failed, out_root), status="failed", error=error, **info),
+                   failed + ".manifest.json")
+        print(f"error: {name} failed: {error}\n  the previous outputs are unchanged; the executed notebook shows "
+              f"where it failed: {_shown(failed)}", file=sys.stderr)
+        if error == "interrupted":
+            raise KeyboardInterrupt
+        return 1
+    final_nb = os.path.join(results, f"{name}.ipynb")
+    moved = _publish(stage, out_root)
+    shutil.rmtree(stage, ignore_errors=True)
+    for stale in (os.path.join(results, f"{name}.failed.ipynb"), os.path.join(results, f"{name}.failed.ipynb.manifest.json")):
+        if os.path.isfile(stale):
+            os.remove(stale)
+    write_json(manifest(output=os.path.relpath(final_nb, out_root), status="ok", **info), final_nb + ".manifest.json")
+    md = os.path.join(results, f"{name}.md")
+    if os.path.isfile(md):
+        print(open(md).read())
+    print(f"{name}: done in {wall:.0f} s; outputs:", file=sys.stderr)
+    for p in sorted(moved):
+        if not p.endswith(".manifest.json"):
+            print(f"  {_shown(p)}", file=sys.stderr)
+    return 0
+
+
+def run_all(a) -> int:
+    results = []
+    for t in ordered():
+        if not t.implemented:
+            continue
+        n = t.name
+        dataset = a.dataset or os.environ.get("DATADAM_DATASET") or t.default_dataset
+        b = a
+        if dataset_present(dataset, a.root) is False:
+            if a.scale != "smoke":
+                results.append((n, f"skipped: {dataset} not present (add --dataset digits, or --root PATH)"))
+                continue
+            # a smoke run checks code paths, its numbers mean nothing: digits will do
+            print(f"{n}: {dataset} not present; smoke run on digits instead", file=sys.stderr)
+            b = argparse.Namespace(**{**vars(a), "dataset": "digits"})
+        t0 = time.time()
+        try:
+            rc = run_target(n, b)
+        except TargetError as e:
+            print(f"error: {e}", file=sys.stderr)
+            rc = 1
+        status = ("ok" + (" (on digits)" if b is not a else "")) if rc == 0 else "FAILED"
+        results.append((n, f"{status} in {time.time() - t0:.0f} s"))
+    print("\nsummary:", file=sys.stderr)
+    for n, s in results:
+        print(f"  {n:<12} {s}", file=sys.stderr)
+    return 1 if any("FAILED" in s for _, s in results) else 0
+
+
+def record_measured(scale: str, machine: str) -> str:
+    """Read the wall times of the executed notebooks' manifests under
+    ``results/<scale>/`` and write them to ``kit/measured.toml`` (cold runs
+    only: a run that read any cached result is skipped)."""
+    import json
+    import tomllib
+    data = {}
+    if os.path.isfile(MEASURED_FILE):
+        with open(MEASURED_FILE, "rb") as f:
+            data = tomllib.load(f)
+    for path in sorted(glob.glob(os.path.join(output_root(), "results", scale, "*.ipynb.manifest.json"))):
+        m = json.load(open(path))
+        csv_manifest = path.replace(".ipynb.manifest.json", ".csv.manifest.json")
+        jobs = json.load(open(csv_manifest)).get("jobs", []) if os.path.isfile(csv_manifest) else []
+        if m.get("status") != "ok" or any(j.get("eval_cached") or j.get("distill_cached") for j in jobs):
+            continue
+        data.setdefault(m["target"], {})[f"{scale}_cold_s"] = m["wall_time_s"]
+    data.setdefault("machine", {})[scale] = machine
+    lines = ["# Measured cold wall times (seconds) of each target's notebook, written by",
+             "# `python -m datadam_lib.runner measure`; `./reproduce.sh list` shows them.", ""]
+    for key in sorted(k for k in data if k != "machine"):
+        lines.append(f"[{key}]")
+        lines += [f"{k} = {v}" for k, v in sorted(data[key].items())]
+        lines.append("")
+    lines.append("[machine]")
+    lines += [f'{k} = "{v}"' for k, v in sorted(data["machine"].items())]
+    atomic_write_text("\n".join(lines) + "\n", MEASURED_FILE)
+    measured.cache_clear()
+    return MEASURED_FILE
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scale", default="quick", choices=SCALES, help="how much work, never the method (default: quick)")
+    p.add_argument("--dataset", help="dataset name, npz:PATH or folder:PATH (default: the paper's; "
+                                     "$DATADAM_DATASET overrides)")
+    p.add_argument("--preset", default="paper", choices=sorted(PRESETS),
+                   help="paper: the authors' evidence (default); table2: Table 2 read literally; released: their code")
+    p.add_argument("--force", action="store_true", help="recompute cached distilled sets and evaluations")
+    p.add_argument("--executor", help="where sweep jobs run: inline (default), local or slurm")
+    p.add_argument("--executor-config", help="the executor's settings file (docs/cluster.md)")
+    p.add_argument("--root", help="where datasets live (default $DATADAM_DATA or data/)")
+    p.add_argument("--seeds", type=int, nargs="+", help="distillation seeds (default: the target's)")
+    p.add_argument("--verbose", action="store_true", help="stream the notebook's output")
+
+
+def main(argv: list[str] | None = None) -> int:
+    load_all()
+    p = argparse.ArgumentParser(prog="python -m datadam_lib.runner", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    ls = sub.add_parser("list", help="every target: implemented, data, measured cost")
+    ls.add_argument("--root", help="where datasets live")
+    r = sub.add_parser("run", help="run one target's notebook")
+    r.add_argument("target")
+    _run_options(r)
+    al = sub.add_parser("all", help="run every implemented target")
+    _run_options(al)
+    me = sub.add_parser("measure", help="record the cold wall times of the last runs in kit/measured.toml")
+    me.add_argument("--scale", default="quick", choices=SCALES)
+    me.add_argument("--machine", required=True, help="the machine they ran on, e.g. '2-core Xeon (AMX), 24 GB'")
+    a = p.parse_args(argv)
+    try:
+        if a.cmd == "list":
+            list_targets(a.root)
+            return 0
+        if a.cmd == "measure":
+            print(f"wrote {record_measured(a.scale, a.machine)}")
+            return 0
+        if a.cmd == "run":
+            return run_target(a.target, a)
+        return run_all(a)
+    except TargetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished jobs are cached (cache writes are atomic): run the same command again to "
+              "resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
