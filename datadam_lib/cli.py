@@ -57,7 +57,7 @@ def cmd_distill(a) -> None:
     from .method.data import load_dataset
     from .method.distill import distill
     cfg = _config(a)
-    data = load_dataset(cfg.dataset, a.root, a.download, a.device)
+    data = load_dataset(cfg.dataset, a.root, a.download, a.device, cfg.preprocess)
     ckpt = a.out.rstrip("/") + ".checkpoint.pt"
     syn = distill(cfg, data, checkpoint=ckpt, checkpoint_every=a.checkpoint_every, progress=not a.no_progress)
     syn.save(a.out)
@@ -75,7 +75,7 @@ def cmd_evaluate(a) -> None:
     from .method.io import device_description, manifest, write_json
     if a.random or a.whole:
         cfg = _config(a)
-        data = load_dataset(cfg.dataset, a.root, a.download, a.device)
+        data = load_dataset(cfg.dataset, a.root, a.download, a.device, cfg.preprocess)
         if a.whole:
             x, y = data.x_train, data.y_train
             label, out = f"Whole dataset {cfg.dataset}", a.out or f"whole-{cfg.dataset}.json"
@@ -89,7 +89,7 @@ def cmd_evaluate(a) -> None:
         cfg = syn.config
         if a.set:
             cfg = override(cfg, {k: _value(v) for k, _, v in (s.partition("=") for s in a.set)})
-        data = load_dataset(cfg.dataset, a.root, a.download, a.device)
+        data = load_dataset(cfg.dataset, a.root, a.download, a.device, cfg.preprocess)
         x, y = syn.images, syn.labels
         label, out = f"DataDAM {cfg.dataset} ipc={cfg.distill.ipc}", a.out or os.path.join(a.dir, "metrics.json")
     result = evaluate(x, y, data, cfg.evaluate, seed=cfg.seed, progress=not a.no_progress)

@@ -117,12 +117,12 @@ def cmd_distill(a) -> None:
     dev = _device(a.device)
     if rank == 0:
         try:
-            data = load_dataset(cfg.dataset, a.root, a.download, dev)
+            data = load_dataset(cfg.dataset, a.root, a.download, dev, cfg.preprocess)
         finally:  # release the others even on failure: they then report the same error themselves
             dist.barrier()
     else:
         dist.barrier()
-        data = load_dataset(cfg.dataset, a.root, a.download, dev)
+        data = load_dataset(cfg.dataset, a.root, a.download, dev, cfg.preprocess)
     ckpt = a.out.rstrip("/") + ".checkpoint.pt"
     syn = distill_sharded(cfg, data, checkpoint=ckpt, checkpoint_every=a.checkpoint_every,
                           progress=not a.no_progress)

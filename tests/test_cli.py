@@ -185,4 +185,4 @@ def test_end_to_end_subprocess(tmp_path):
     assert os.path.isfile(tmp_path / "random-digits-ipc1.json")        # the default output name
 
     p = _run(["distill", "--preset", "nope", "--out", str(tmp_path / "x")], tmp_path)
-    assert p.returncode == 2 and p.stderr.strip() == "error: unknown preset 'nope'; choose one of ['paper', 'released']"
+    assert p.returncode == 2 and p.stderr.strip() == "error: unknown preset 'nope'; choose one of ['paper', 'released', 'table2']"

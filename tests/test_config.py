@@ -13,19 +13,29 @@ from datadam_lib.method.augment import DSAConfig
 from datadam_lib.method.config import from_dict
 
 
-def test_paper_preset_is_table2():
-    cfg = make_config("paper", scale="paper")
+def test_table2_preset_is_table2_read_literally():
+    cfg = make_config("table2", scale="paper")
     d, m, e = cfg.distill, cfg.distill.method, cfg.evaluate
     assert (m.power, m.attention_norm, m.distance) == (4.0, "l2", "mse")
-    assert m.components == ("sam", "mmd") and m.loss_scale == 1.0
+    assert m.components == ("sam", "mmd") and m.loss_scale == 1.0 and cfg.preprocess == "mtt"
     assert m.lambda_for(32) == 0.01 and m.lambda_for(64) == 0.02 and m.lambda_for(128) == 0.02
     assert d.encoder.norm == "instance" and e.encoder.norm == "instance" and d.encoder.arch == "convnet"
     assert d.encoder.width == 128 and d.encoder.depth is None
     assert d.batch_real == 256 and d.iterations == 8000 and d.momentum == 0.5 and d.init == "real"
     assert (e.lr, e.momentum, e.weight_decay) == (0.01, 0.9, 5e-4)
     assert (e.schedule, e.step_size, e.gamma) == ("step", 15, 0.5)
-    assert d.dsa == DSAConfig()
+    assert d.dsa == DSAConfig() and d.encoder.depths == (3, 4, 5) and d.encoder.gray_stem_padding == 1
 
+
+def test_paper_preset_is_table2_with_the_release_loss_scale_and_a_schedule_that_trains():
+    """docs/presets.md: the two judgment calls of the default preset, and nothing else."""
+    paper, literal = make_config("paper", scale="paper"), make_config("table2", scale="paper")
+    assert paper.distill.method.loss_scale == 100.0 and paper.evaluate.schedule == "half"
+    assert paper.evaluate.epochs == 1000 and paper.evaluate.batch_size == 256
+    assert dataclasses.replace(
+        paper, preset="table2", distill=dataclasses.replace(
+            paper.distill, method=dataclasses.replace(paper.distill.method, loss_scale=1.0)),
+        evaluate=dataclasses.replace(paper.evaluate, schedule="step")) == literal
 
 @pytest.mark.parametrize("ipc,lr", [(1, 1.0), (10, 1.0), (50, 1.0), (51, 10.0), (100, 10.0)])
 def test_image_lr_is_1_up_to_ipc_50_then_10(ipc, lr):
@@ -40,6 +50,9 @@ def test_released_preset():
     assert d.encoder.norm == "batch" and e.encoder.norm == "batch"
     assert d.batch_real == 64 and d.iterations == 20_000
     assert e.epochs == 1800 and e.schedule == "half" and e.batch_size == 64
+    # lambda 0.01 at every size, no ZCA by default (--zca False), the release's ConvNet depths and stem
+    assert d.method.lambda_for(128) == 0.01 and cfg.preprocess == "normalise"
+    assert d.encoder.depths == e.encoder.depths == (3, 3, 6) and d.encoder.gray_stem_padding == 3
     # the method otherwise as the paper's
     assert (d.method.attention_norm, d.method.distance, d.momentum) == ("l2", "mse", 0.5)
 
@@ -69,13 +82,13 @@ def test_scale_values():
         == (3, 4, 1, 8)
     quick = make_config("paper", scale="quick")
     assert (quick.distill.iterations, quick.evaluate.epochs, quick.evaluate.num_models, quick.distill.batch_real) \
-        == (100, 150, 2, 32)
+        == (200, 300, 3, 32)
     full = make_config("paper", scale="paper")
     assert (full.distill.iterations, full.evaluate.epochs, full.evaluate.num_models) == (8000, 1000, 10)
 
 
 def test_unknown_preset_and_scale():
-    with pytest.raises(KeyError, match="unknown preset 'papr'.*paper.*released"):
+    with pytest.raises(KeyError, match="unknown preset 'papr'.*paper.*released.*table2"):
         make_config("papr")
     with pytest.raises(KeyError, match="unknown scale 'huge'.*quick.*smoke"):
         make_config("paper", scale="huge")

@@ -87,7 +87,8 @@ def test_evaluate_returns_num_models_accuracies_and_is_reproducible(digits, smal
 
 
 def test_evaluate_learns_something_without_the_global_rng(digits, small_config):
-    cfg = override(small_config(width=32).evaluate, {"num_models": 1, "augment": "none", "epochs": 4})
+    cfg = override(small_config(width=32).evaluate, {"num_models": 1, "augment": "none", "epochs": 4,
+                                                     "schedule": "step"})
     x, y = random_subset(digits, 10, seed=0)
     state = torch.random.get_rng_state()
     acc = evaluate(x, y, digits, cfg, seed=0, progress=False).accuracies[0]

@@ -203,7 +203,7 @@ def test_lambda_table2_and_override():
 def test_objective_layers():
     o = Objective(MethodConfig(), 32)
     assert o.layers(3) == [0, 1]               # all_but_last (released default)
-    assert o.layers(1) == [0]
+    assert o.layers(1) == []                   # depth 1: no layer but the last, so no SAM term (as released)
     assert Objective(MethodConfig(sam_layers="all"), 32).layers(3) == [0, 1, 2]
     assert Objective(MethodConfig(sam_layers=(1, 3)), 32).layers(3) == [0, 2]
     with pytest.raises(ValueError, match="out of range"):

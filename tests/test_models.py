@@ -180,3 +180,17 @@ def test_unknown_spec_values_raise(field, value, word):
     spec = EncoderSpec(**{field: value})
     with pytest.raises(ValueError, match=f"unknown {word} '{value}'"):
         build_encoder(spec, 1, 2, 32, gen())
+
+
+def test_released_convnet_stem_and_depths():
+    """The released ConvNet pads a 1-channel input's first conv by 3 (turning
+    28 px into 32) and is depth 6 at 128 px ("ConvNet128IN")."""
+    spec = EncoderSpec(width=8, norm="batch", depths=(3, 3, 6), gray_stem_padding=3)
+    enc, _, taps, emb, _ = run(spec, 1, 32, n=2)
+    assert [t.shape[-1] for t in taps] == [36, 18, 9] and emb.shape == (2, 8 * 4 * 4)
+    _, _, taps28, emb28, _ = run(spec, 1, 28, n=2)
+    assert [t.shape[-1] for t in taps28] == [32, 16, 8] and emb28.shape == (2, 8 * 4 * 4)
+    _, _, taps3, _, _ = run(spec, 3, 32, n=2)       # colour images: padding 1 as everywhere else
+    assert taps3[0].shape[-1] == 32
+    assert len(build_encoder(spec, 3, 10, 128).stages) == 6 and len(build_encoder(EncoderSpec(), 3, 10, 128).stages) == 5
+    assert default_depth(64, (3, 3, 6)) == 3 and default_depth(256) == 6 and default_depth(16) == 2

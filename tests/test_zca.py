@@ -91,3 +91,29 @@ def test_load_dataset_with_zca_round_trips_to_pixels(tmp_path):
     assert not torch.allclose(white.x_train, plain.x_train, atol=1e-2)
     torch.testing.assert_close(white.to_pixels(white.x_train), plain.to_pixels(plain.x_train), atol=1e-4, rtol=0)
     torch.testing.assert_close(white.from_pixels(plain.to_pixels(plain.x_test)), white.x_test, atol=1e-3, rtol=0)
+
+
+def test_mtt_preprocessing_whitens_the_pixels_without_normalising_them(tmp_path):
+    """preprocess="mtt" (the paper preset, supplement Sec. 1.2 "the same setting
+    as [MTT]"): ZCA of the [0, 1] pixels, mean 0 / std 1 left out; with
+    "normalise+zca" the mean/std normalisation comes first; "normalise" skips
+    ZCA even for a dataset that uses it."""
+    import numpy as np
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(2), 60)
+    x = (rng.integers(0, 120, (2, 5, 5, 3))[y] + rng.integers(0, 100, (120, 5, 5, 3))).astype(np.uint8)
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=x, y_train=y, x_test=x[:4], y_test=y[:4])
+    name = f"npz:{path}"
+    mtt = load_dataset(name, root=str(tmp_path), zca=True)
+    norm_zca = load_dataset(name, root=str(tmp_path), zca=True, preprocess="normalise+zca")
+    pixels = torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255
+    assert torch.equal(mtt.mean, torch.zeros(3)) and torch.equal(mtt.std, torch.ones(3))
+    by_hand = fit_zca(pixels)(pixels.flatten(1)).view_as(pixels)     # ZCA straight on the pixels
+    order = torch.argsort(torch.from_numpy(y), stable=True)
+    torch.testing.assert_close(mtt.x_train, by_hand[order], atol=1e-4, rtol=0)
+    assert not torch.allclose(norm_zca.x_train, mtt.x_train, atol=1e-2)
+    torch.testing.assert_close(mtt.to_pixels(mtt.x_test), norm_zca.to_pixels(norm_zca.x_test), atol=1e-3, rtol=0)
+    assert load_dataset(name, root=str(tmp_path), preprocess="normalise").zca is None
+    with pytest.raises(ValueError, match="unknown preprocess"):
+        load_dataset(name, preprocess="whiten")

@@ -126,8 +126,10 @@ class Run:
                 "scale": self.scale, "label": self.target.name}
 
     def load_data(self):
+        """The run's dataset, preprocessed as its preset says."""
+        from ..method.config import PRESETS
         from .sweep import get_data
-        return get_data(self.dataset, self.data_root)
+        return get_data(self.dataset, self.data_root, preprocess=PRESETS[self.preset].preprocess)
 
     # provenance
     def manifest(self, output: str, **extra) -> dict:

@@ -86,7 +86,7 @@ def run_job(job: dict) -> dict:
         raise ValueError(f"unknown kind {job['kind']!r}; choose from {SET_KINDS}")
     t0 = time.time()
     cfg = job_config(job)
-    data = get_data(job["dataset"], job["data_root"], job.get("device"))
+    data = get_data(job["dataset"], job["data_root"], job.get("device"), cfg.preprocess)
     row = job_row(job, cfg)
     if job["kind"] == "datadam":
         syn, d_hit, entry = distill_cached(cfg, data, force=job["force"], root=job["cache_root"])

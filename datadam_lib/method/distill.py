@@ -50,8 +50,8 @@ class Objective:
 
     def layers(self, n_taps: int) -> list[int]:
         sel = self.m.sam_layers
-        if sel == "all_but_last":
-            return list(range(max(n_taps - 1, 1)))
+        if sel == "all_but_last":   # a depth-1 net has no layer but the last: no SAM term, as released
+            return list(range(n_taps - 1))
         if sel == "all":
             return list(range(n_taps))
         if any(not 1 <= i <= n_taps for i in sel):
@@ -255,7 +255,11 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
     if checkpoint and os.path.isfile(checkpoint):
         start, losses, snapshots = _resume(checkpoint, cfg, images, opt, g, lo * ipc, hi * ipc)
 
-    chunk = d.class_chunk or min(hi - lo, auto_chunk(encoder, data, batch_real + ipc, d.memory_budget_mb))
+    # BatchNorm in train mode normalises over the whole pass: the release puts
+    # every class in one pass, so automatic chunking is for other norms only.
+    batch_stats = d.encoder_train_mode and any(isinstance(m, torch.nn.BatchNorm2d) for m in encoder.modules())
+    chunk = d.class_chunk or (hi - lo if batch_stats else
+                              min(hi - lo, auto_chunk(encoder, data, batch_real + ipc, d.memory_budget_mb)))
     end = d.iterations if stop_after is None else min(d.iterations, stop_after)
     ranks = f" x{shard.size} ranks" if shard.size > 1 else ""
     bar = tqdm(range(start, end), initial=start, total=d.iterations, disable=not progress or not shard.writer,

@@ -85,26 +85,35 @@ class Encoder(nn.Module):
 
 @dataclass(frozen=True)
 class EncoderSpec:
-    """Architecture of an encoder. ``depth=None`` picks the paper's default for
-    the image size: 3 for 32 px, 4 for 64 px, 5 for 128 px (supplement Sec. 1.4)."""
+    """Architecture of an encoder. ``depth=None`` picks ``depths[i]`` for
+    32 / 64 / 128 px (the paper: 3, 4, 5; supplement Sec. 1.4).
+    ``gray_stem_padding``: the first conv's padding for 1-channel inputs
+    (1; the released code pads by 3)."""
     arch: str = "convnet"
     width: int = 128
     depth: int | None = None
     act: str = "relu"
     norm: str = "instance"
     pool: str = "avg"
+    depths: tuple[int, int, int] = (3, 4, 5)
+    gray_stem_padding: int = 1
 
 
-def default_depth(im_size: int) -> int:
-    return max(1, round(math.log2(im_size / 32)) + 3)
+def default_depth(im_size: int, depths: tuple[int, int, int] = (3, 4, 5)) -> int:
+    """``depths`` at 32 / 64 / 128 px; one more per doubling above 128 and one
+    fewer per halving below 32 (at least 1)."""
+    i = round(math.log2(im_size / 32))
+    return max(1, depths[0] + i) if i < 0 else depths[i] if i < 3 else depths[2] + i - 2
 
 
 def convnet(channels: int, num_classes: int, im_size: int, spec: EncoderSpec) -> Encoder:
     """ConvNet-D: D x [conv3x3(width) -> norm -> act -> pool] -> linear."""
-    depth = spec.depth or default_depth(im_size)
+    depth = spec.depth or default_depth(im_size, spec.depths)
     stages, c, h = [], channels, im_size
-    for _ in range(depth):
-        layers = [nn.Conv2d(c, spec.width, 3, padding=1)]
+    for d in range(depth):
+        pad = spec.gray_stem_padding if d == 0 and channels == 1 else 1
+        h += 2 * (pad - 1)
+        layers = [nn.Conv2d(c, spec.width, 3, padding=pad)]
         layers += [NORMS[spec.norm]((spec.width, h, h)), ACTIVATIONS[spec.act]()]
         stages.append(Stage(nn.Sequential(*layers), POOLS[spec.pool]()))
         c = spec.width

@@ -1,5 +1,6 @@
 """ZCA whitening for CIFAR (supplement Sec. 1.2: "Kornia ZCA whitening, using
-the same setting as [MTT]", i.e. eps = 0.1 on normalised images).
+the same setting as [MTT]": eps = 0.1 on the [0, 1] pixels, which MTT's
+get_dataset does not mean/std-normalise when ZCA is on; data.load_dataset).
 
 Fitted once on the training split and cached on disk; never refitted on
 synthetic images (the released code refits it, which whitens real-initialised
