@@ -40,8 +40,8 @@ def test_miss_then_hit_returns_the_same_set(cfg, digits, root):
 def test_force_recomputes_and_overwrites(cfg, digits, root, monkeypatch):
     cache.distill_cached(cfg, digits)
     calls = []
-    real = cache.distill
-    monkeypatch.setattr(cache, "distill", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = cache.make_set
+    monkeypatch.setattr(cache, "make_set", lambda *a, **k: calls.append(1) or real(*a, **k))
     _, hit, _ = cache.distill_cached(cfg, digits)
     assert hit and not calls
     _, hit, _ = cache.distill_cached(cfg, digits, force=True)
@@ -84,7 +84,7 @@ def test_an_interrupted_distill_write_leaves_no_entry(cfg, digits, root, monkeyp
     with pytest.raises(KeyboardInterrupt):
         cache.distill_cached(cfg, digits)
     monkeypatch.setattr(torch, "save", save)
-    d = os.path.join(root, "distill")
+    d = os.path.join(root, "sets")
     assert not os.path.exists(os.path.join(d, cache.distill_key(cfg, digits)))
     assert _leftovers(d) == []
     _, hit, _ = cache.distill_cached(cfg, digits)

@@ -10,7 +10,7 @@ plus a fingerprint of its contents, so two different files under one name
 
 Layout under the cache root (``$DATADAM_CACHE``, else ``cache/`` in the kit)::
 
-    distill/<key>/synthetic.pt, config.json, manifest.json, key.json
+    sets/<key>/synthetic.pt, config.json, manifest.json, key.json   (any kind of set)
     eval/<key>.json
 
 Writes are atomic: a distilled set is written to a temporary directory that
@@ -34,7 +34,8 @@ import torch
 from .. import method
 from ..method.config import Config
 from ..method.data import RealData
-from ..method.distill import SyntheticSet, distill
+from ..method.distill import SyntheticSet
+from ..method.sets import get_kind, make_set
 from ..method.evaluate import EvalResult, evaluate
 from ..method.io import CheckpointError, device_description, manifest, write_json
 from .paths import cache_root
@@ -78,19 +79,28 @@ def make_key(kind: str, payload: dict, identity: dict, seed: int) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def set_payload(kind: str, cfg: Config) -> dict:
+    """What determines a set of ``kind``: the whole config when the kind
+    depends on the distillation config, else only the IPC (and the seed,
+    which every key holds)."""
+    if get_kind(kind).depends_on_distill:
+        return canonical(cfg)
+    return {"ipc": cfg.distill.ipc, "preprocess": cfg.preprocess}
+
+
+def set_key(kind: str, cfg: Config, data: RealData) -> str:
+    return make_key(f"set-{kind}", set_payload(kind, cfg), dataset_identity(data), cfg.seed)
+
+
 def distill_key(cfg: Config, data: RealData) -> str:
-    return make_key("distill", canonical(cfg), dataset_identity(data), cfg.seed)
+    return set_key("datadam", cfg, data)
 
 
 def eval_key(cfg: Config, data: RealData, kind: str) -> str:
-    """``datadam``: the evaluation of the set distilled with ``cfg`` (its key
-    covers the whole config); ``random``: of ``ipc`` random real images per
-    class (only the IPC, the evaluation protocol and the seed matter)."""
-    if kind == "random":
-        payload = {"ipc": cfg.distill.ipc, "evaluate": canonical(cfg.evaluate)}
-    else:
-        payload = canonical(cfg)
-    return make_key(f"eval-{kind}", payload, dataset_identity(data), cfg.seed)
+    """The evaluation of the set of ``kind`` made with ``cfg``: its set's
+    payload plus the evaluation protocol."""
+    return make_key(f"eval-{kind}", {**set_payload(kind, cfg), "evaluate": canonical(cfg.evaluate)},
+                    dataset_identity(data), cfg.seed)
 
 
 def snapshot_schedule(iterations: int) -> tuple[int, ...]:
@@ -103,30 +113,37 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def distill_cached(cfg: Config, data: RealData, force: bool = False, root: str | None = None,
-                   progress: bool = False) -> tuple[SyntheticSet, bool, str]:
-    """The set distilled with ``cfg`` on ``data``: from the cache when there,
-    else distilled now and stored. Returns ``(set, hit, entry_dir)``."""
-    key = distill_key(cfg, data)
-    entry = os.path.join(cache_root(root), "distill", key)
+def set_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root: str | None = None,
+               progress: bool = False) -> tuple[SyntheticSet, bool, str]:
+    """The set of ``kind`` (``method.sets``) made with ``cfg`` on ``data``:
+    from the cache when there, else made now and stored. Returns
+    ``(set, hit, entry_dir)``."""
+    key = set_key(kind, cfg, data)
+    entry = os.path.join(cache_root(root), "sets", key)
     if not force and os.path.isfile(os.path.join(entry, SyntheticSet.FILE)):
         try:
             return SyntheticSet.load(entry, data.device), True, entry
         except CheckpointError as e:
             _log(f"cache: recomputing unreadable entry {entry} ({e})")
-    syn = distill(cfg, data, snapshot_at=snapshot_schedule(cfg.distill.iterations), progress=progress)
+    syn = make_set(kind, cfg, data, snapshot_schedule(cfg.distill.iterations), progress)
     syn.save(entry)
-    write_json({"key": key, "kind": "distill", "dataset": dataset_identity(data), "seed": cfg.seed,
+    write_json({"key": key, "kind": kind, "dataset": dataset_identity(data), "seed": cfg.seed,
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, os.path.join(entry, "key.json"))
     return syn, False, entry
+
+
+def distill_cached(cfg: Config, data: RealData, force: bool = False, root: str | None = None,
+                   progress: bool = False) -> tuple[SyntheticSet, bool, str]:
+    """The DataDAM set distilled with ``cfg`` (``set_cached("datadam", ...)``)."""
+    return set_cached("datadam", cfg, data, force, root, progress)
 
 
 def evaluate_cached(cfg: Config, data: RealData, images: torch.Tensor, labels: torch.Tensor,
                     kind: str = "datadam", force: bool = False, root: str | None = None,
                     progress: bool = False) -> tuple[EvalResult, bool, str]:
     """``evaluate(images, labels, data, cfg.evaluate, cfg.seed)`` through the
-    cache; ``kind`` says what the images are (``datadam`` for the set distilled
-    with ``cfg``, ``random`` for a random real subset of ``cfg.distill.ipc``).
+    cache; ``kind`` says what the images are (a kind of ``method.sets``: the set
+    of that kind made with ``cfg``).
     Returns ``(result, hit, path)``."""
     key = eval_key(cfg, data, kind)
     path = os.path.join(cache_root(root), "eval", key + ".json")

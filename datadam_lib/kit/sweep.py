@@ -12,9 +12,9 @@ function, :func:`run_job`, makes a *set* of images of the job's ``kind``
 dict row. Families with other kinds of work (NAS trainings, t-SNE, generative
 models) pass their own module-level job function to :func:`run_sweep`.
 
-kinds of set (``SET_KINDS``): ``datadam`` (distil with the config, then
-evaluate the distilled set) and ``random`` (evaluate ``ipc`` random real
-images per class, the "Random" baseline).
+A job's ``kind`` is a kind of set (``method.sets.SET_KINDS``: ``datadam``,
+``random``, ``dm``, and what other modules register): the set is made with
+the job's config (cached) and evaluated (cached).
 """
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ import time
 from typing import Any, Callable, Iterable
 
 from .registry import Setting
-
-SET_KINDS = ("datadam", "random")
 
 _DATA: dict[tuple, Any] = {}
 
@@ -80,28 +78,23 @@ def job_row(job: dict, cfg) -> dict:
 
 def run_job(job: dict) -> dict:
     """Make the job's set (cached) and evaluate it (cached); return its row."""
-    from ..method.evaluate import random_subset
-    from .cache import distill_cached, evaluate_cached
-    if job["kind"] not in SET_KINDS:
-        raise ValueError(f"unknown kind {job['kind']!r}; choose from {SET_KINDS}")
+    from ..method.sets import get_kind
+    from .cache import evaluate_cached, set_cached
     t0 = time.time()
+    get_kind(job["kind"])
     cfg = job_config(job)
     data = get_data(job["dataset"], job["data_root"], job.get("device"), cfg.preprocess)
     row = job_row(job, cfg)
-    if job["kind"] == "datadam":
-        syn, d_hit, entry = distill_cached(cfg, data, force=job["force"], root=job["cache_root"])
-        x, y = syn.images, syn.labels
-        row.update(distill_cached=d_hit, distill_s=syn.info.get("wall_time_s"), synthetic_dir=entry,
-                   final_loss=syn.losses[-1] if syn.losses else None, image_change=image_change(syn))
-    else:
-        x, y = random_subset(data, cfg.distill.ipc, cfg.seed)
-        row.update(distill_cached=None, distill_s=None, synthetic_dir=None, final_loss=None, image_change=None)
-    result, e_hit, path = evaluate_cached(cfg, data, x, y, kind=job["kind"], force=job["force"],
-                                         root=job["cache_root"])
+    syn, d_hit, entry = set_cached(job["kind"], cfg, data, force=job["force"], root=job["cache_root"])
+    row.update(distill_cached=d_hit, distill_s=syn.info.get("wall_time_s"), synthetic_dir=entry,
+               final_loss=syn.losses[-1] if syn.losses else None,
+               image_change=image_change(syn) if syn.losses else None)
+    result, e_hit, path = evaluate_cached(cfg, data, syn.images, syn.labels, kind=job["kind"],
+                                         force=job["force"], root=job["cache_root"])
     row.update(mean=result.mean, std=result.std, n_models=len(result.accuracies),
                accuracies=list(result.accuracies), eval_cached=e_hit, eval_s=result.wall_time_s,
                eval_path=path, job_s=round(time.time() - t0, 3))
-    cached = "cached" if e_hit and (row["distill_cached"] in (True, None)) else "computed"
+    cached = "cached" if e_hit and d_hit else "computed"
     print(f"{job.get('label') or 'sweep'} | {row['setting']} | {row['kind']} | seed {row['seed']}: "
           f"{100 * result.mean:.2f} +- {100 * result.std:.2f} % ({cached}, {row['job_s']:.1f} s)", flush=True)
     return row

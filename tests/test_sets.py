@@ -1,0 +1,41 @@
+"""Kinds of set (method/sets.py): DM is DataDAM's embedding term alone at
+weight 1, Random is DataDAM's real initialisation, unknown kinds are refused."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from datadam_lib import distill, override, random_subset
+from datadam_lib.method.distill import Objective
+from datadam_lib.method.losses import mmd_loss
+from datadam_lib.method.sets import DM_OVERRIDES, SET_KINDS, make_set, register
+
+
+def test_dm_loss_is_the_plain_embedding_mmd(small_config):
+    """DM (Zhao & Bilen): sum_k ||mean real emb - mean syn emb||^2, no lambda, no x100."""
+    cfg = override(small_config(ipc=1), DM_OVERRIDES)
+    obj = Objective(cfg.distill.method, 32)
+    g = torch.Generator().manual_seed(0)
+    real, syn = torch.randn(3, 8, generator=g), torch.randn(3, 8, generator=g)
+    stats = lambda e: {"mmd": [e]}  # noqa: E731
+    assert obj.loss(stats(real), stats(syn)).item() == pytest.approx(mmd_loss(real, syn).item(), rel=1e-6)
+
+
+def test_dm_and_random_sets(digits, small_config):
+    cfg = small_config(ipc=2, seed=3)
+    dm = make_set("dm", cfg, digits, snapshot_at=(0,))
+    torch.testing.assert_close(dm.images, distill(override(cfg, DM_OVERRIDES), digits, progress=False).images)
+    rnd = make_set("random", cfg, digits)
+    x, y = random_subset(digits, 2, seed=3)
+    assert torch.equal(rnd.images, x) and torch.equal(rnd.labels, y)
+    # DataDAM and DM start from the very images Random evaluates (same seed)
+    assert torch.equal(dm.snapshots[0], x)
+    assert SET_KINDS["random"].depends_on_distill is False and SET_KINDS["dm"].depends_on_distill
+
+
+def test_unknown_kind_and_double_registration(digits, small_config):
+    with pytest.raises(ValueError, match="unknown kind of set 'gan'"):
+        make_set("gan", small_config(), digits)
+    register("dm", SET_KINDS["dm"])                       # the same registration again is harmless
+    with pytest.raises(ValueError, match="twice"):
+        register("dm", SET_KINDS["random"])
