@@ -59,6 +59,15 @@ def test_key_depends_on_config_seed_dataset_and_version(cfg, digits, tiny_data, 
     assert k != cache.distill_key(cfg, digits)
 
 
+def test_a_set_is_shared_by_every_evaluation_protocol_and_scale_name(cfg, digits):
+    """Equal distillation values make equal sets: an evaluation ablation
+    (Fig. 4) distils once; the evaluation key still tells protocols apart."""
+    other = override(cfg, {"evaluate.augment": "none", "scale": "quick", "preset": "table2"})
+    assert cache.distill_key(cfg, digits) == cache.distill_key(other, digits)
+    assert cache.eval_key(cfg, digits, "datadam") != cache.eval_key(other, digits, "datadam")
+    assert cache.distill_key(cfg, digits) != cache.distill_key(override(cfg, {"preprocess": "normalise"}), digits)
+
+
 def test_random_baseline_key_ignores_the_method(cfg, digits):
     other = override(cfg, {"distill.method.power": 2})
     assert cache.eval_key(cfg, digits, "random") == cache.eval_key(other, digits, "random")

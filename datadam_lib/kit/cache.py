@@ -80,12 +80,14 @@ def make_key(kind: str, payload: dict, identity: dict, seed: int) -> str:
 
 
 def set_payload(kind: str, cfg: Config) -> dict:
-    """What determines a set of ``kind``: the whole config when the kind
-    depends on the distillation config, else only the IPC (and the seed,
-    which every key holds)."""
+    """What determines a set of ``kind``: the dataset name, preprocessing and
+    the distillation config when the kind depends on it, else only the IPC
+    (the seed is in every key). The evaluation protocol and the preset's and
+    scale's names are left out: equal values make equal sets, so an
+    evaluation ablation (Fig. 4) reuses one distilled set."""
     if get_kind(kind).depends_on_distill:
-        return canonical(cfg)
-    return {"ipc": cfg.distill.ipc, "preprocess": cfg.preprocess}
+        return {"dataset": cfg.dataset, "preprocess": cfg.preprocess, "distill": canonical(cfg.distill)}
+    return {"dataset": cfg.dataset, "preprocess": cfg.preprocess, "ipc": cfg.distill.ipc}
 
 
 def set_key(kind: str, cfg: Config, data: RealData) -> str:
@@ -114,18 +116,24 @@ def _log(msg: str) -> None:
 
 
 def set_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root: str | None = None,
-               progress: bool = False) -> tuple[SyntheticSet, bool, str]:
+               progress: bool = False, snapshot_at: tuple[int, ...] | None = None) -> tuple[SyntheticSet, bool, str]:
     """The set of ``kind`` (``method.sets``) made with ``cfg`` on ``data``:
-    from the cache when there, else made now and stored. Returns
-    ``(set, hit, entry_dir)``."""
+    from the cache when there, else made now and stored. ``snapshot_at``:
+    iterations whose images the set must hold (default
+    :func:`snapshot_schedule`); an entry lacking one is recomputed with
+    both. Returns ``(set, hit, entry_dir)``."""
     key = set_key(kind, cfg, data)
     entry = os.path.join(cache_root(root), "sets", key)
+    want = set(snapshot_schedule(cfg.distill.iterations) if snapshot_at is None else snapshot_at)
     if not force and os.path.isfile(os.path.join(entry, SyntheticSet.FILE)):
         try:
-            return SyntheticSet.load(entry, data.device), True, entry
+            syn = SyntheticSet.load(entry, data.device)
+            if not syn.losses or want <= set(syn.snapshots):   # sets that are not learned have no history
+                return syn, True, entry
+            want |= set(syn.snapshots)
         except CheckpointError as e:
             _log(f"cache: recomputing unreadable entry {entry} ({e})")
-    syn = make_set(kind, cfg, data, snapshot_schedule(cfg.distill.iterations), progress)
+    syn = make_set(kind, cfg, data, tuple(sorted(want)), progress)
     syn.save(entry)
     write_json({"key": key, "kind": kind, "dataset": dataset_identity(data), "seed": cfg.seed,
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, os.path.join(entry, "key.json"))

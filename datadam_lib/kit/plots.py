@@ -11,7 +11,8 @@ import os
 import torch
 from matplotlib.figure import Figure
 
-COLORS = {"datadam": "#1f77b4", "random": "#ff7f0e"}
+COLORS = {"datadam": "#1f77b4", "random": "#ff7f0e", "dm": "#2ca02c", "dc": "#9467bd", "dsa": "#8c564b",
+          "cafe": "#e377c2", "kcenter": "#7f7f7f", "herding": "#bcbd22"}
 
 
 def save(fig: Figure, stem: str, dpi: int = 150) -> list[str]:
@@ -164,37 +165,110 @@ def attention_panel(pixels: torch.Tensor, maps: list[torch.Tensor], labels: list
     return fig
 
 
+def _accuracies(row: dict) -> list[float]:
+    """Every evaluated model's accuracy (%) of a summary row."""
+    acc = row.get("accuracies", "")
+    return [float(a) for a in acc.split(";")] if isinstance(acc, str) and acc else list(acc or [])
+
+
 def accuracy_bars(summary: list[dict], xlabel: str, title: str = "", kinds: tuple[str, ...] = ("datadam",),
-                  ylabel: str = "test accuracy (%), mean ± std") -> Figure:
-    """Accuracy (mean ± std, %) per setting from ``sweep.summarize`` rows, one
-    bar per (setting, kind) with its error bar and value."""
+                  paper=None, names: dict[str, str] | None = None) -> Figure:
+    """Accuracy per setting from ``report.summarize`` rows: one bar per
+    (setting, kind) at the mean, its ± std, and every evaluated model as a
+    dot, on a 0-100 % axis (a one-point difference looks like one point).
+    The number of models is on the figure. ``paper`` (registry.PaperNumbers):
+    the paper's number for a (setting, kind), where it has one, drawn as a
+    black x, labelled as the paper's (another dataset and scale unless the
+    run is comparable)."""
+    names = names or {}
     settings = list(dict.fromkeys(r["setting"] for r in summary))
+    labels = {r["setting"]: r.get("label", r["setting"]) for r in summary}
     width = 0.8 / len(kinds)
-    fig = Figure(figsize=(max(3.5, 1.0 * len(settings) * len(kinds) + 1.5), 3.4), layout="constrained")
+    fig = Figure(figsize=(max(4.0, 1.1 * len(settings) * len(kinds) + 1.8), 3.6), layout="constrained")
     ax = fig.subplots()
-    lows = []
+    drew_paper = False
     for j, k in enumerate(kinds):
-        xs, ms, ss = [], [], []
         for i, s in enumerate(settings):
             r = next((r for r in summary if r["setting"] == s and r["kind"] == k), None)
-            if r:
-                xs.append(i + (j - (len(kinds) - 1) / 2) * width)
-                ms.append(r["mean"])
-                ss.append(r["std"])
-        name = "DataDAM" if k == "datadam" else k.capitalize()
-        ax.bar(xs, ms, width * 0.9, yerr=ss, capsize=4, label=name, color=COLORS.get(k), alpha=0.85)
-        for x, m, s in zip(xs, ms, ss):
-            ax.text(x, m + s + 0.3, f"{m:.1f}", ha="center", va="bottom", fontsize=8)
-        lows += [m - s for m, s in zip(ms, ss)]
-    lo = max(0.0, min(lows) - 10) if lows else 0.0
-    hi = max(r["mean"] + r["std"] for r in summary)
-    ax.set_ylim(lo, hi + 0.1 * (hi - lo) + 1.5)   # room for the value labels
-    ax.set_xticks(range(len(settings)), settings)
+            if r is None:
+                continue
+            x = i + (j - (len(kinds) - 1) / 2) * width
+            ax.bar(x, r["mean"], width * 0.9, yerr=r["std"], capsize=3, color=COLORS.get(k), alpha=0.8,
+                   label=names.get(k, k) if i == 0 else None)
+            accs = _accuracies(r)
+            offsets = [(n - (len(accs) - 1) / 2) * width * 0.5 / max(len(accs), 1) for n in range(len(accs))]
+            ax.scatter([x + o for o in offsets], accs, s=9, color="black", alpha=0.6, zorder=3, linewidths=0)
+            ax.text(x, min(r["mean"] + r["std"] + 1.5, 101), f"{r['mean']:.1f}", ha="center", va="bottom", fontsize=8)
+            ref = paper.lookup(s, k) if paper is not None else None
+            if ref is not None:
+                try:
+                    value = float(ref.value.split("±")[0])
+                except ValueError:
+                    continue
+                ax.scatter([x], [value], marker="x", s=40, color="black", zorder=4,
+                           label=None if drew_paper else "the paper's number (CIFAR-10, paper scale)")
+                drew_paper = True
+    n = sorted({r["n_models"] for r in summary})
+    ax.text(0.99, 0.02, f"n = {'/'.join(map(str, n))} evaluated models per bar (dots)", transform=ax.transAxes,
+            ha="right", va="bottom", fontsize=7, color="0.3")
+    ax.set_ylim(0, 108)
+    ax.set_xticks(range(len(settings)), [labels[s] for s in settings])
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if len(kinds) > 1:
-        ax.legend(fontsize=8, loc="lower right")
+    ax.set_ylabel("test accuracy (%)")
+    if len(kinds) > 1 or drew_paper:
+        ax.legend(fontsize=7, loc="lower left")
     ax.grid(axis="y", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=9)
+    return fig
+
+
+def accuracy_curve(points: list[dict], xlabel: str, title: str = "", paper_note: str = "") -> Figure:
+    """Accuracy against a number (iterations): ``points`` are summary rows
+    with an ``x`` field; the mean line, a ± std band, every model as a dot."""
+    points = sorted(points, key=lambda r: r["x"])
+    xs = [r["x"] for r in points]
+    ms = [r["mean"] for r in points]
+    sd = [r["std"] for r in points]
+    fig = Figure(figsize=(5.2, 3.4), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(xs, ms, marker="o", color=COLORS["datadam"], label="mean over models")
+    ax.fill_between(xs, [m - s for m, s in zip(ms, sd)], [m + s for m, s in zip(ms, sd)], alpha=0.2,
+                    color=COLORS["datadam"], label="± std")
+    for r in points:
+        accs = _accuracies(r)
+        ax.scatter([r["x"]] * len(accs), accs, s=8, color="black", alpha=0.5, linewidths=0)
+    n = sorted({r["n_models"] for r in points})
+    ax.text(0.99, 0.02, f"n = {'/'.join(map(str, n))} models per point" + (f"\n{paper_note}" if paper_note else ""),
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.3")
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
+def setting_images(panels: list[tuple[str, torch.Tensor]], classes: list[str], per_class: int = 1,
+                   title: str = "", cell: float = 0.7) -> Figure:
+    """The learned images of several settings side by side: one row per
+    setting (``panels``: (label, class-major pixels in [0, 1])), ``per_class``
+    images of each class across."""
+    K = len(classes)
+    cols = K * per_class
+    fig = Figure(figsize=(cols * cell + 1.6, len(panels) * cell + 0.7), layout="constrained")
+    axes = fig.subplots(len(panels), cols, squeeze=False)
+    for r, (label, pix) in enumerate(panels):
+        x = pix.view(K, -1, *pix.shape[1:])[:, :per_class].flatten(0, 1)
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.imshow(_img(x[c]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if r == 0 and c % per_class == 0:
+                ax.set_title(classes[c // per_class], fontsize=7)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
     return fig
