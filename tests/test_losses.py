@@ -164,6 +164,12 @@ def test_mmd_loss_by_hand():
     assert mmd_loss(real, real).item() == 0.0
 
 
+def test_feature_maps_are_flattened_and_unit_length_per_image():
+    from datadam_lib.method.losses import feature_map
+    f = torch.tensor([[[[3.0, 0.0]], [[0.0, 4.0]]], [[[0.0, 0.0]], [[0.0, 2.0]]]], dtype=D)   # (2, 2, 1, 2)
+    torch.testing.assert_close(feature_map(f), torch.tensor([[0.6, 0.0, 0.0, 0.8], [0.0, 0.0, 0.0, 1.0]], dtype=D))
+
+
 def test_feature_map_loss_by_hand():
     r = [torch.ones(2, 1, 2, 2, dtype=D), torch.zeros(2, 3, 1, 1, dtype=D)]
     s = [torch.zeros(2, 1, 2, 2, dtype=D), torch.full((2, 3, 1, 1), 2.0, dtype=D)]
@@ -254,7 +260,8 @@ def test_objective_loss_equals_formula(power, norm, distance):
 
     sam = sum(dist(cm(amap(r), nr), cm(amap(s), ns)) for r, s in zip(taps_r[:2], taps_s[:2]))   # all but last
     mmd = ((cm(emb_r, nr) - cm(emb_s, ns)) ** 2).sum()
-    feat = sum(((cm(r, nr) - cm(s, ns)) ** 2).sum() for r, s in zip(taps_r[:2], taps_s[:2]))
+    unit = lambda t: t.flatten(1) / t.flatten(1).norm(dim=1, keepdim=True)  # noqa: E731
+    feat = sum(((cm(unit(r), nr) - cm(unit(s), ns)) ** 2).sum() for r, s in zip(taps_r[:2], taps_s[:2]))
     pix = ((cm(img_r.flatten(1), nr) - cm(img_s.flatten(1), ns)) ** 2).sum()
     torch.testing.assert_close(got, 3.0 * (sam + 0.02 * mmd + feat + pix))
 

@@ -26,7 +26,7 @@ from . import augment
 from .config import Config, MethodConfig, from_dict
 from .data import DataError, RealData
 from .io import CheckpointError, atomic_dir, atomic_save, device_description, load_checked, manifest, write_json
-from .losses import attention_map, class_means, feature_map_loss, mmd_loss, sam_loss
+from .losses import attention_map, class_means, feature_map, feature_map_loss, mmd_loss, sam_loss
 from .models import Encoder, build_encoder, reset_parameters
 
 Stats = dict[str, list[torch.Tensor]]
@@ -67,7 +67,7 @@ class Objective:
         if "sam" in c:
             out["sam"] = [class_means(attention_map(t, self.m.power, self.m.attention_norm), K) for t in chosen]
         if "feature" in c:
-            out["feature"] = [class_means(t, K) for t in chosen]
+            out["feature"] = [class_means(feature_map(t), K) for t in chosen]
         if "mmd" in c:
             out["mmd"] = [class_means(emb, K)]
         if "pixel" in c:

@@ -96,9 +96,19 @@ def mmd_loss(real_emb: torch.Tensor, syn_emb: torch.Tensor) -> torch.Tensor:
     return (real_emb - syn_emb).pow(2).sum()
 
 
+def feature_map(f: torch.Tensor) -> torch.Tensor:
+    """A layer's whole feature map per image, flattened to C*H*W values and
+    L2-normalised: what the feature-map transfer loss (supplement Fig. 11c)
+    matches instead of the attention map. The supplement does not define that
+    loss further; normalising like SAM's maps keeps the two on one scale (the
+    raw feature maps' squared error is ~10^4-10^5 times SAM's and diverges at
+    the same image learning rate)."""
+    return F.normalize(f.flatten(1), p=2.0, dim=-1, eps=EPS)
+
+
 def feature_map_loss(real_feats: list[torch.Tensor], syn_feats: list[torch.Tensor]) -> torch.Tensor:
-    """Layer-wise feature-map transfer (supplement Fig. 11c): the class-mean
-    feature maps (K, C, H, W) matched directly with squared error."""
+    """Layer-wise feature-map transfer (supplement Fig. 11c): the class means
+    of each layer's feature maps (``feature_map``), matched with squared error."""
     return sum((r - s).pow(2).sum() for r, s in zip(real_feats, syn_feats, strict=True))
 
 
