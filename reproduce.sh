@@ -3,14 +3,15 @@
 #
 #   ./reproduce.sh list            every paper artefact (target): what it reproduces, its notebook,
 #                                  whether it is implemented, whether its data is here, rough cost
-#   ./reproduce.sh TARGET [--scale smoke|quick|paper] [--dataset NAME] [--preset paper|released] [--force]
-#                                  run a target's notebook (quickstart, fig1, fig5, fig6, ...) with papermill:
-#                                  figures/TARGET.png/.pdf, results/SCALE/TARGET.{ipynb,csv,md}, manifests
+#   ./reproduce.sh TARGET [--scale smoke|quick|paper] [--dataset NAME] [--preset paper|table2|released] [--force]
+#                                  run a target's notebook (quickstart, fig1, ...) with papermill:
+#                                  figures/SCALE/TARGET.png/.pdf, results/SCALE/TARGET.{ipynb,csv,md}, manifests
 #                                  (also --executor inline|local|slurm, --executor-config FILE, --root DATA,
 #                                  --seeds N.., --verbose; distilled sets are cached, --force recomputes)
 #   ./reproduce.sh all [--scale smoke] [--dataset digits]   every implemented target
 #   ./reproduce.sh quickstart      DataDAM explained on digits: attention maps, learned images, vs Random
-#   ./reproduce.sh lab             JupyterLab on notebooks/ with the kit's kernel (installs jupyterlab once)
+#   ./reproduce.sh lab             JupyterLab on the kit (notebooks/, figures/, results/) with its kernel
+#                                  (installs jupyterlab and jupytext once; --allow-root added when run as root)
 #   ./reproduce.sh test            the whole test suite: unit tests + every notebook at smoke scale (CI)
 #   ./reproduce.sh setup           create .venv with the pinned dependencies (done automatically)
 #   ./reproduce.sh help
@@ -83,14 +84,16 @@ case "$verb" in
         "$PY" -m datadam_lib.runner all "$@" ;;
     lab)
         ensure_env
-        if ! "$PY" -c "import jupyterlab" >/dev/null 2>&1; then
-            echo "installing jupyterlab into the environment (once) ..." >&2
-            "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt jupyterlab \
+        if ! "$PY" -c "import jupyterlab, jupytext" >/dev/null 2>&1; then
+            echo "installing jupyterlab and jupytext into the environment (once) ..." >&2
+            "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt jupyterlab jupytext \
                 2> >(grep -v "^WARNING: Location" >&2)
         fi
         ensure_kernel
-        cd notebooks
-        exec "$PY" -m jupyterlab "$@" ;;
+        extra=()
+        [[ $(id -u) -eq 0 ]] && extra+=(--allow-root)   # Docker and cloud VMs run as root
+        # the kit's root: notebooks/ to run, figures/ and results/<scale>/ (executed notebooks) to browse
+        exec "$PY" -m jupyterlab --notebook-dir="$ROOT" "${extra[@]}" "$@" ;;
     -*) echo "error: unknown option '$verb'" >&2; usage >&2; exit 2 ;;
     *)  # a target: quickstart, fig1, ... (python -m datadam_lib.runner list says which exist)
         ensure_env

@@ -86,12 +86,16 @@ def load_checked(path: str, what: str, keys: tuple[str, ...], map_location="cpu"
 
 
 def git_state(path: str | None = None) -> dict:
-    """The git SHA and dirty flag of the checkout holding ``path`` (or this package)."""
+    """The git SHA of the checkout holding ``path`` (or this package) and
+    whether its code is modified (``git_dirty``; outputs and docs excluded)."""
     cwd = path or os.path.dirname(os.path.abspath(__file__))
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+        # the code is modified when a tracked file outside the outputs differs from HEAD
+        # (figures/, results/ and docs/ are what runs write, not what they run)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                                ":(top,exclude)figures", ":(top,exclude)results", ":(top,exclude)docs"], cwd=cwd,
                                capture_output=True, text=True, timeout=10).stdout.strip() != ""
         return {"git_sha": sha or None, "git_dirty": dirty if sha else None}
     except (OSError, subprocess.SubprocessError):
