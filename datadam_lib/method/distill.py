@@ -75,16 +75,15 @@ class Objective:
         return out
 
     def loss(self, real: Stats, syn: Stats) -> torch.Tensor:
-        total = 0.0
-        if "sam" in real:
-            total = total + sam_loss(real["sam"], syn["sam"], self.m.distance)
-        if "mmd" in real:
-            total = total + self.lam * mmd_loss(real["mmd"][0], syn["mmd"][0])
-        if "feature" in real:
-            total = total + feature_map_loss(real["feature"], syn["feature"])
-        if "pixel" in real:
-            total = total + mmd_loss(real["pixel"][0], syn["pixel"][0])
-        return self.m.loss_scale * total
+        """L = loss_scale * (L_SAM + lambda * L_MMD) for DataDAM (main paper
+        Sec. 3; lambda and the x100 scale: Table 2 and docs/presets.md); the
+        ablations' feature-map and pixel terms join the sum when enabled."""
+        absent = 0.0
+        l_sam = sam_loss(real["sam"], syn["sam"], self.m.distance) if "sam" in real else absent
+        l_mmd = mmd_loss(real["mmd"][0], syn["mmd"][0]) if "mmd" in real else absent
+        l_feature = feature_map_loss(real["feature"], syn["feature"]) if "feature" in real else absent
+        l_pixel = mmd_loss(real["pixel"][0], syn["pixel"][0]) if "pixel" in real else absent
+        return self.m.loss_scale * (l_sam + self.lam * l_mmd + l_feature + l_pixel)
 
 
 # ---------------------------------------------------------------- initialisation
