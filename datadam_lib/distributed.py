@@ -38,6 +38,14 @@ import warnings
 
 import torch
 import torch.distributed as dist
+# Before any init_process_group: torch.distributed.nn.functional's collectives
+# take ``group=group.WORLD`` as a default argument, evaluated when the module
+# is first imported. The first optimizer a run builds imports it (through
+# torch._dynamo); imported after init, those defaults hold the default group,
+# destroy_process_group() then cannot free it, its gloo threads outlive it and
+# the C++ group is torn down during interpreter exit, which sometimes aborts
+# ("terminate called without an active exception", SIGABRT, a failed torchrun).
+import torch.distributed.nn  # noqa: F401,E402
 
 from .method.config import Config
 from .method.data import RealData
@@ -74,7 +82,8 @@ def distill_sharded(cfg: Config, data: RealData, checkpoint: str | None = None, 
     the full synthetic set. ``torch.distributed`` must be initialised (torchrun
     plus ``init_process_group``, or :func:`main`). Arguments as in ``distill``;
     only rank 0 writes ``checkpoint``, which every rank reads on resume (use a
-    shared filesystem across nodes)."""
+    shared filesystem across nodes). Import this module before
+    ``init_process_group`` (see the import of ``torch.distributed.nn`` above)."""
     if not (dist.is_available() and dist.is_initialized()):
         raise RuntimeError("distill_sharded needs torch.distributed initialised: run under torchrun "
                            "(python -m datadam_lib.distributed) or call init_process_group first")
@@ -155,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     try:
         cmd_distill(a)
+        dist.barrier()          # every rank is done (rank 0 has written --out) before any tears the group down
     except Exception as err:  # user errors: one line per rank, no traceback
         if type(err).__name__ not in USER_ERRORS:
             raise
