@@ -13,7 +13,8 @@ import ast
 import os
 import sys
 
-USER_ERRORS = ("DataError", "DatasetNotFoundError", "CheckpointError", "KeyError", "ValueError", "FileNotFoundError")
+USER_ERRORS = ("DataError", "DatasetNotFoundError", "CheckpointError", "ConfigError", "KeyError", "ValueError",
+               "FileNotFoundError")
 
 
 def _value(text: str):

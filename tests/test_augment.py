@@ -73,8 +73,8 @@ def test_sample_is_deterministic_and_forced_op():
 
 
 def test_unknown_op_is_rejected():
-    with pytest.raises(ValueError, match="unknown DSA ops"):
-        sample(DSAConfig(ops=("color", "blur")), 2, 8, gen(0))
+    with pytest.raises(ValueError, match=r"ops=\('color', 'blur'\) is invalid: expected .*distinct names from"):
+        DSAConfig(ops=("color", "blur"))
 
 
 # ---------------------------------------------------------------- each op against a direct computation

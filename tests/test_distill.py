@@ -12,6 +12,7 @@ import torch
 from datadam_lib import CheckpointError, DataError, SyntheticSet, distill, override
 from datadam_lib.method.augment import DSAConfig
 from datadam_lib.method.config import MethodConfig
+from datadam_lib.method.validation import ConfigError
 from datadam_lib.method.distill import Objective, check_config, kcenter_indices, step
 from datadam_lib.method.losses import attention_map, class_means
 from datadam_lib.method.models import EncoderSpec, build_encoder
@@ -257,13 +258,14 @@ def test_ipc_larger_than_a_class(digits, small_config):
         distill(cfg, digits, progress=False)
 
 
-@pytest.mark.parametrize("change,match", [({"distill.ipc": 0}, "ipc must be at least 1"),
-                                          ({"distill.init": "zeros"}, "unknown init 'zeros'"),
-                                          ({"distill.batch_real": 0}, "batch_real >= 1")])
-def test_bad_distill_settings(tiny_data, small_config, change, match):
-    cfg = override(small_config(width=8), change)
-    with pytest.raises(ValueError, match=match):
-        check_config(cfg, tiny_data())
+@pytest.mark.parametrize("change,match", [
+    ({"distill.ipc": 0}, r"distill.ipc=0 is invalid: expected an integer >= 1"),
+    ({"distill.init": "zeros"}, r"distill.init='zeros' is invalid: expected one of 'kcenter', 'noise', 'real'"),
+    ({"distill.batch_real": 0}, r"distill.batch_real=0 is invalid: expected an integer >= 1")])
+def test_bad_distill_settings(small_config, change, match):
+    # caught where the config is made, before any data is loaded
+    with pytest.raises(ConfigError, match=match):
+        override(small_config(width=8), change)
 
 
 def test_batch_real_is_capped_by_the_smallest_class(tiny_data, small_config):

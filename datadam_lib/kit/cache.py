@@ -32,7 +32,7 @@ import time
 import torch
 
 from .. import method
-from ..method.config import Config
+from ..method.config import Config, canonical
 from ..method.data import RealData
 from ..method.distill import SyntheticSet, distill
 from ..method.evaluate import EvalResult, evaluate
@@ -51,24 +51,6 @@ def dataset_identity(data: RealData) -> dict:
         h.update(x[::step].detach().cpu().float().contiguous().numpy().tobytes())
     return {"name": data.name, "train": list(data.x_train.shape), "test": list(data.x_test.shape),
             "classes": list(data.classes), "zca": data.zca is not None, "digest": h.hexdigest()[:32]}
-
-
-def canonical(obj) -> dict:
-    """A config dataclass as a dict with each float field holding a float:
-    ``power=4`` (from an override) and ``power=4.0`` (the default) are the
-    same config and must share a cache entry."""
-    import dataclasses
-    out = {}
-    for f in dataclasses.fields(obj):
-        v = getattr(obj, f.name)
-        if dataclasses.is_dataclass(v):
-            v = canonical(v)
-        elif isinstance(v, int) and not isinstance(v, bool) and "float" in str(f.type):
-            v = float(v)
-        elif isinstance(v, tuple):
-            v = list(v)
-        out[f.name] = v
-    return out
 
 
 def make_key(kind: str, payload: dict, identity: dict, seed: int) -> str:

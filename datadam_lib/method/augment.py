@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .validation import at_least, between, check_fields, non_negative, subset_of
+
 OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
 
 Params = dict[str, torch.Tensor]
@@ -41,6 +43,11 @@ class DSAConfig:
     rotate: float = 15.0
     ops: tuple[str, ...] = OPS
 
+    def __post_init__(self):
+        check_fields(self, brightness=non_negative(), saturation=non_negative(), contrast=non_negative(),
+                     crop=between(0, 0.5), cutout=between(0, 1), flip=between(0, 1), scale=at_least(1),
+                     rotate=between(0, 180), ops=subset_of(OPS))
+
 
 def _uniform(n: int, g: torch.Generator, device) -> torch.Tensor:
     return torch.rand(n, generator=g, device=device)
@@ -52,9 +59,6 @@ def sample(cfg: DSAConfig, n: int, size: int, generator: torch.Generator,
 
     Each row gets one op index into ``cfg.ops`` (or ``op`` for all rows when
     given) and every op's magnitudes; ``apply`` uses only the chosen op's."""
-    unknown = set(cfg.ops) - set(OPS)
-    if unknown:
-        raise ValueError(f"unknown DSA ops {sorted(unknown)}; choose from {OPS}")
     dev = generator.device
     u = lambda: _uniform(n, generator, dev)  # noqa: E731
     if op is None:

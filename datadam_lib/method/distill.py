@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from . import augment
-from .config import Config, MethodConfig, from_dict
+from .config import LOSS_COMPONENTS, Config, MethodConfig, from_dict
 from .data import DataError, RealData
 from .io import CheckpointError, atomic_dir, atomic_save, device_description, load_checked, manifest, write_json
 from .losses import attention_map, class_means, feature_map_loss, mmd_loss, sam_loss
@@ -41,9 +41,7 @@ class Objective:
     present only when its component is enabled."""
 
     def __init__(self, method: MethodConfig, im_size: int):
-        unknown = set(method.components) - {"sam", "mmd", "feature", "pixel"}
-        if unknown or not method.components:
-            raise ValueError(f"unknown loss components {sorted(unknown)}; use sam, mmd, feature, pixel")
+        assert set(method.components) <= set(LOSS_COMPONENTS), method.components   # MethodConfig checks them
         self.m = method
         self.lam = method.lambda_for(im_size)
         self.needs_encoder = bool(set(method.components) - {"pixel"})
@@ -191,18 +189,12 @@ class SyntheticSet:
 
 def check_config(cfg: Config, data: RealData) -> int:
     """Validate ``cfg`` against ``data``; return the real batch per class."""
-    d = cfg.distill
+    d = cfg.distill                  # each field's own range was checked by DistillConfig
     smallest = int(data.counts.min())
-    if d.ipc < 1:
-        raise ValueError(f"ipc must be at least 1, got {d.ipc}")
-    if d.init not in INITS:
-        raise ValueError(f"unknown init {d.init!r}; choose one of {sorted(INITS)}")
     if d.init != "noise" and d.ipc > smallest:
         k = int(data.counts.argmin())
         raise DataError(f"ipc {d.ipc} is larger than class {k} ({data.classes[k]!r}) of {data.name!r}, "
                         f"which has {smallest} training images; use ipc <= {smallest} or init='noise'")
-    if d.iterations < 0 or d.batch_real < 1:
-        raise ValueError("iterations must be >= 0 and batch_real >= 1")
     # A class smaller than batch_real contributes all its images (as released).
     return min(d.batch_real, smallest)
 
