@@ -33,24 +33,11 @@ import torch
 
 from .. import method
 from ..method.config import Config, canonical
-from ..method.data import RealData
+from ..method.data import RealData, dataset_identity
 from ..method.distill import SyntheticSet, distill
 from ..method.evaluate import EvalResult, evaluate
 from ..method.io import CheckpointError, device_description, manifest, write_json
 from .paths import cache_root
-
-
-def dataset_identity(data: RealData) -> dict:
-    """Name, shapes, classes and a fingerprint of the contents of ``data``:
-    a hash of the labels and of every k-th training and test image (k chosen
-    so that about 2,000 images are hashed, fast even for ImageNet)."""
-    h = hashlib.sha256()
-    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
-        step = max(1, len(x) // 1000)
-        h.update(y.detach().cpu().numpy().tobytes())
-        h.update(x[::step].detach().cpu().float().contiguous().numpy().tobytes())
-    return {"name": data.name, "train": list(data.x_train.shape), "test": list(data.x_test.shape),
-            "classes": list(data.classes), "zca": data.zca is not None, "digest": h.hexdigest()[:32]}
 
 
 def make_key(kind: str, payload: dict, identity: dict, seed: int) -> str:
