@@ -2,7 +2,8 @@
 Sec. 1.2 and Table 2), vectorised, with its random parameters as an explicit
 dict (the kornia.augmentation style): ``sample`` draws them once from a
 ``torch.Generator``; ``apply`` replays them on any batch. Siamese use = sample
-one row per class and replay it on that class's real *and* synthetic images.
+one row per class and replay it on that class's real *and* synthetic images
+(:func:`siamese`).
 
 Mode 'S' (as released): each row picks ONE of the enabled ops. Every op is
 written so that a row that did not pick it is left unchanged, which lets one
@@ -146,14 +147,17 @@ def _cutout_mask(params: Params, ops: tuple[str, ...], size: int, h: int, w: int
     return (~hole)[:, None]
 
 
-def siamese(cfg: DSAConfig, batches: list[torch.Tensor], num_classes: int,
-            generator: torch.Generator) -> list[torch.Tensor]:
-    """Augment class-major batches with one parameter row per class, shared by
-    every image of that class in every batch (real and synthetic alike)."""
-    params = sample(cfg, num_classes, batches[0].shape[-1], generator)
+def siamese(cfg: DSAConfig, batches: list[torch.Tensor], params: Params,
+            classes: tuple[int, int] | None = None) -> list[torch.Tensor]:
+    """Augment class-major batches of classes ``lo..hi-1`` (``classes``; default
+    every row of ``params``) with one parameter row per class, shared by every
+    image of that class in every batch (real and synthetic alike): row k of
+    ``params`` (drawn by :func:`sample` for all classes) augments class k.
+    ``distill.step`` augments through this function only."""
+    lo, hi = classes if classes is not None else (0, len(params["op"]))
     out = []
     for x in batches:
-        rows = torch.arange(num_classes, device=x.device).repeat_interleave(x.shape[0] // num_classes)
+        rows = torch.arange(lo, hi, device=x.device).repeat_interleave(x.shape[0] // (hi - lo))
         out.append(apply(x, params, cfg, rows))
     return out
 

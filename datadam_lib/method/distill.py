@@ -352,20 +352,17 @@ def step(encoder: Encoder, objective: Objective, data: RealData, images: torch.T
     total = images.new_zeros(())
     for c0 in range(lo, hi, chunk):
         kc = min(chunk, hi - c0)
-        real_stats = _stats(encoder, objective, data.x_train[real_idx[c0:c0 + kc].flatten()],
-                            params, dsa, c0, kc, inference=True)
-        syn_stats = _stats(encoder, objective, syn[c0 - lo:c0 - lo + kc].flatten(0, 1), params, dsa, c0, kc)
-        loss = objective.loss(real_stats, syn_stats)
+        real, fake = data.x_train[real_idx[c0:c0 + kc].flatten()], syn[c0 - lo:c0 - lo + kc].flatten(0, 1)
+        if params is not None:   # siamese: class k's real and synthetic images share parameter row k
+            real, fake = augment.siamese(dsa, [real, fake], params, classes=(c0, c0 + kc))
+        loss = objective.loss(_stats(encoder, objective, real, kc, inference=True), _stats(encoder, objective, fake, kc))
         loss.backward()
         total += loss.detach()
     return total
 
 
-def _stats(encoder, objective: Objective, x, params, dsa, c0: int, kc: int, inference: bool = False) -> Stats:
+def _stats(encoder, objective: Objective, x, kc: int, inference: bool = False) -> Stats:
     with torch.inference_mode(inference):
-        if params is not None:
-            rows = torch.arange(c0, c0 + kc, device=x.device).repeat_interleave(x.shape[0] // kc)
-            x = augment.apply(x, params, dsa, rows)
         taps, emb = encoder.forward_features(x) if objective.needs_encoder else (None, None)
         stats = objective.statistics(x, taps, emb, kc)
     if inference:  # small class means leave inference mode as normal tensors
