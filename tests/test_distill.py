@@ -9,6 +9,7 @@ import os
 import pytest
 import torch
 
+import datadam_lib
 from datadam_lib import CheckpointError, DataError, SyntheticSet, distill, override
 from datadam_lib.method.augment import DSAConfig
 from datadam_lib.method.config import MethodConfig
@@ -377,7 +378,8 @@ def test_save_load_round_trip(tmp_path, small_config):
     assert sorted(os.listdir(out)) == ["config.json", "manifest.json", "synthetic.pt"]
     t = SyntheticSet.load(out)
     assert torch.equal(t.images, s.images) and torch.equal(t.labels, s.labels)
-    assert t.classes == s.classes and t.config == s.config and t.losses == s.losses and t.info == s.info
+    assert t.classes == s.classes and t.config == s.config and t.losses == s.losses
+    assert t.info == {**s.info, "datadam_lib": datadam_lib.__version__}      # the record marks a kit output
     assert set(t.snapshots) == {0} and torch.equal(t.snapshots[0], s.snapshots[0])
     # saving again replaces the directory whole
     s2 = _small_set(small_config, seed=1)
@@ -405,7 +407,7 @@ def test_load_missing_or_inconsistent(tmp_path, small_config):
         SyntheticSet.load(str(out))
     _small_set(small_config).save(str(out))
     os.remove(out / "config.json")
-    with pytest.raises(CheckpointError, match="config.json is missing"):
+    with pytest.raises(CheckpointError, match="config.json or manifest.json is missing"):
         SyntheticSet.load(str(out))
 
 

@@ -13,10 +13,14 @@ Layout under the cache root (``$DATADAM_CACHE``, else ``cache/`` in the kit)::
     distill/<key>/synthetic.pt, config.json, manifest.json, key.json
     eval/<key>.json
 
-Writes are atomic: a distilled set is written to a temporary directory that
-replaces the entry in one rename (``SyntheticSet.save``), an evaluation to a
+Writes are atomic: a new distilled set is written to a temporary directory
+that becomes the entry in one rename (``SyntheticSet.save``; a recomputed
+entry is replaced file by file, and a set whose files were not written
+together is refused on load, so recomputed again), an evaluation to a
 temporary file renamed into place (``io.write_json``). An interrupted run
-leaves either the old entry or none, never half of one.
+leaves either the old entry or none, never half of one. Entries are named by
+their key, so the cache writes only the kit's own files (``io``'s writer
+rule): nothing else under the cache root is touched.
 
     syn, hit = distill_cached(cfg, data)
     result, hit = evaluate_cached(cfg, data, syn.images, syn.labels, kind="datadam")
@@ -84,7 +88,7 @@ def distill_cached(cfg: Config, data: RealData, force: bool = False, root: str |
         except CheckpointError as e:
             _log(f"cache: recomputing unreadable entry {entry} ({e})")
     syn = distill(cfg, data, snapshot_at=snapshot_schedule(cfg.distill.iterations), progress=progress)
-    syn.save(entry)
+    syn.save(entry, overwrite=True)   # the entry is the kit's by its name (its record may be what was unreadable)
     write_json({"key": key, "kind": "distill", "dataset": dataset_identity(data), "seed": cfg.seed,
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, os.path.join(entry, "key.json"))
     return syn, False, entry

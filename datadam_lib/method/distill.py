@@ -20,6 +20,7 @@ resumed). Ctrl-C ends the current iteration, writes a checkpoint and raises
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -31,10 +32,10 @@ from typing import Callable
 
 import torch
 
-from . import augment
+from . import __version__, augment
 from .config import LOSS_COMPONENTS, Config, MethodConfig, canonical, differences, from_dict
 from .data import DataError, RealData, dataset_identity
-from .io import CheckpointError, atomic_dir, atomic_save, device_description, load_checked, manifest, write_json
+from .io import CheckpointError, atomic_save, device_description, load_checked, manifest, output_dir, write_json
 from .losses import attention_map, class_means, feature_map_loss, mmd_loss, sam_loss
 from .models import Encoder, build_encoder, reset_parameters
 
@@ -161,37 +162,55 @@ class SyntheticSet:
     info: dict = field(default_factory=dict)
 
     FILE = "synthetic.pt"
+    FILES = (FILE, "config.json", "manifest.json")
 
-    def save(self, out_dir: str) -> None:
+    def save(self, out_dir: str, overwrite: bool = False) -> None:
         """Write ``synthetic.pt``, ``config.json`` and ``manifest.json`` to
-        ``out_dir`` atomically (all three or nothing)."""
-        with atomic_dir(out_dir) as tmp:
-            torch.save({"images": self.images.cpu(), "labels": self.labels.cpu(), "classes": self.classes,
-                        "losses": self.losses, "snapshots": {int(k): v.cpu() for k, v in self.snapshots.items()}},
-                       os.path.join(tmp, self.FILE))
+        ``out_dir`` under the writer rule (``io.output_dir``): a new directory
+        appears whole or not at all; an earlier set there is replaced, the
+        directory's other files are kept; a directory holding files the kit
+        did not write is refused unless ``overwrite``. synthetic.pt records a
+        digest of the other two, so a set whose files were not written together
+        is refused on load."""
+        with output_dir(out_dir, self.FILES, overwrite) as tmp:
             write_json(self.config.to_dict(), os.path.join(tmp, "config.json"))
-            write_json(self.info, os.path.join(tmp, "manifest.json"))
+            write_json({"datadam_lib": __version__, **self.info}, os.path.join(tmp, "manifest.json"))
+            torch.save({"images": self.images.cpu(), "labels": self.labels.cpu(), "classes": self.classes,
+                        "losses": self.losses, "snapshots": {int(k): v.cpu() for k, v in self.snapshots.items()},
+                        "files_digest": _files_digest(tmp)}, os.path.join(tmp, self.FILE))
 
     @classmethod
     def load(cls, out_dir: str, device: str | torch.device = "cpu") -> "SyntheticSet":
-        import json
         path = os.path.join(out_dir, cls.FILE)
         obj = load_checked(path, "synthetic set", ("images", "labels", "classes"), map_location=device)
         try:
             with open(os.path.join(out_dir, "config.json")) as f:
                 cfg = from_dict(json.load(f))
+            info = {}
+            if os.path.isfile(os.path.join(out_dir, "manifest.json")):
+                with open(os.path.join(out_dir, "manifest.json")) as f:
+                    info = json.load(f)
         except (OSError, ValueError, TypeError, KeyError) as e:
-            raise CheckpointError(f"{out_dir}/config.json is missing or unreadable ({e}); re-run distill") from None
-        info = {}
-        if os.path.isfile(os.path.join(out_dir, "manifest.json")):
-            with open(os.path.join(out_dir, "manifest.json")) as f:
-                info = json.load(f)
+            raise CheckpointError(f"{out_dir}: config.json or manifest.json is missing or unreadable ({e}); "
+                                  "re-run distill") from None
+        if "files_digest" in obj and obj["files_digest"] != _files_digest(out_dir):
+            raise CheckpointError(f"{out_dir}: config.json and manifest.json are not the ones written with "
+                                  f"{cls.FILE} (edited, or an interrupted write); re-run distill")
         x, y = obj["images"], obj["labels"]
         if x.dim() != 4 or len(x) != len(y) or not torch.isfinite(x).all():
             raise CheckpointError(f"{path}: images {tuple(x.shape)} / labels {tuple(y.shape)} are inconsistent "
                                   "or not finite; re-run distill")
         return cls(x, y, list(obj["classes"]), cfg, list(obj.get("losses", [])),
                    dict(obj.get("snapshots", {})), info)
+
+
+def _files_digest(folder: str) -> str:
+    """SHA-256 of a set's config.json and manifest.json as written."""
+    h = hashlib.sha256()
+    for name in ("config.json", "manifest.json"):
+        with open(os.path.join(folder, name), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- the loop
