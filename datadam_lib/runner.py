@@ -29,6 +29,7 @@ from .families import load_all
 from .kit.paths import kit_root, output_root
 from .kit.registry import MEASURED_FILE, SCALES, TargetError, dataset_present, get, measured, missing_dataset_message, \
     ordered
+from .cli import Parser
 from .kit.report import now
 from .method.config import PRESETS
 from .method.io import OutputError, atomic_write_text, check_output_file, default_device, device_description, \
@@ -287,7 +288,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     load_all()
-    p = argparse.ArgumentParser(prog="python -m datadam_lib.runner", description=__doc__,
+    p = Parser(prog="python -m datadam_lib.runner", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     ls = sub.add_parser("list", help="every target: implemented, data, measured cost")

@@ -5,15 +5,137 @@ by file, keeping whatever else their directory holds; a directory it creates
 gets the umask's mode, an existing one keeps its own."""
 from __future__ import annotations
 
+import json
 import os
 import stat
 
 import pytest
 import torch
 
+from datadam_lib.cli import main
 from datadam_lib.method import io
 from datadam_lib.method.distill import SyntheticSet
 from datadam_lib.method.io import OutputError, check_output_dir, check_output_file, output_dir
+
+SMOKE = ["--scale", "smoke", "--device", "cpu", "--no-progress", "--set", "distill.encoder.width=8",
+         "--set", "evaluate.encoder.width=8"]
+
+
+def _distill(out, *extra) -> int:
+    return main(["distill", "--out", str(out), "--ipc", "1", *SMOKE, *extra])
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def _user_files(d) -> dict:
+    (d / "sub").mkdir(parents=True)
+    files = {d / "thesis.tex": b"\\chapter{Results}\n", d / "sub" / "data.csv": b"a,b\n1,2\n"}
+    for p, b in files.items():
+        p.write_bytes(b)
+    return files
+
+
+def test_distill_into_a_new_directory_gets_the_umask_mode(tmp_path):
+    assert _distill(tmp_path / "run") == 0
+    assert sorted(os.listdir(tmp_path / "run")) == sorted(SyntheticSet.FILES)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert _mode(tmp_path / "run") == 0o777 & ~umask, "the kit made the directory private (mkdtemp's 0700)"
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".")] == []
+
+
+def test_rerunning_into_a_kit_output_keeps_the_users_files_and_drops_the_stale_metrics(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _distill(out) == 0
+    assert main(["evaluate", str(out), "--device", "cpu", "--no-progress"]) == 0     # metrics.json of this set
+    mine = _user_files(out)
+    os.chmod(out, 0o751)
+    old = (out / "synthetic.pt").read_bytes()
+    assert _distill(out, "--seed", "1") == 0
+    assert {p: p.read_bytes() for p in mine} == mine                     # the user's files, byte for byte
+    assert (out / "synthetic.pt").read_bytes() != old                    # the kit's own files replaced
+    assert not (out / "metrics.json").exists(), "the previous set's metrics would now describe another set"
+    assert _mode(out) == 0o751                                           # the directory's own mode
+    assert SyntheticSet.load(str(out)).config.seed == 1
+    assert sorted(os.listdir(out)) == sorted([*SyntheticSet.FILES, "sub", "thesis.tex"])
+
+
+def test_a_users_directory_needs_overwrite_and_keeps_its_other_files(tmp_path, capsys):
+    out = tmp_path / "mine"
+    mine = _user_files(out)
+    (out / "config.json").write_text('{"mine": 1}\n')
+    os.chmod(out, 0o750)
+    assert _distill(out) == 2
+    assert "already holds files the kit did not write (config.json, sub, thesis.tex)" in capsys.readouterr().err
+    assert (out / "config.json").read_text() == '{"mine": 1}\n'
+    assert _distill(out, "--overwrite") == 0                           # consent: the kit's names are replaced
+    assert {p: p.read_bytes() for p in mine} == mine and _mode(out) == 0o750
+    assert SyntheticSet.load(str(out)).images.shape == (10, 1, 32, 32)
+
+
+def test_an_empty_existing_directory_is_written_into(tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir(mode=0o755)
+    assert _distill(out) == 0
+    assert sorted(os.listdir(out)) == sorted(SyntheticSet.FILES) and _mode(out) == 0o755
+
+
+def test_a_failed_write_into_a_kit_output_changes_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    assert _distill(out) == 0
+    mine = _user_files(out)
+    before = {n: (out / n).read_bytes() for n in SyntheticSet.FILES}
+    syn = SyntheticSet.load(str(out))
+
+    def disk_full(*a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match="disk full"):
+        syn.save(str(out))
+    monkeypatch.undo()
+    assert {n: (out / n).read_bytes() for n in SyntheticSet.FILES} == before
+    assert {p: p.read_bytes() for p in mine} == mine
+    assert not [n for n in os.listdir(out) if n.startswith(io.WRITING)], "temporary directory left behind"
+
+
+def test_a_set_whose_files_were_not_written_together_is_refused(tmp_path):
+    """A write interrupted between renames (or a hand-edited config.json) is
+    caught on load, not used with the wrong config."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _distill(a) == 0 and _distill(b, "--seed", "2") == 0
+    (a / "config.json").write_bytes((b / "config.json").read_bytes())
+    with pytest.raises(io.CheckpointError, match="not the ones written with synthetic.pt"):
+        SyntheticSet.load(str(a))
+
+
+def test_evaluate_out_replaces_only_kit_files(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _distill(out) == 0
+    metrics = tmp_path / "m.json"
+    assert main(["evaluate", str(out), "--device", "cpu", "--no-progress", "--out", str(metrics)]) == 0
+    assert io.is_kit_file(str(metrics))
+    assert main(["evaluate", str(out), "--device", "cpu", "--no-progress", "--out", str(metrics)]) == 0  # its own
+    metrics.write_text('{"my": "numbers"}\n')
+    assert main(["evaluate", str(out), "--device", "cpu", "--no-progress", "--out", str(metrics)]) == 2
+    assert json.loads(metrics.read_text()) == {"my": "numbers"}
+    assert main(["evaluate", str(out), "--device", "cpu", "--no-progress", "--out", str(metrics),
+                 "--overwrite"]) == 0
+    assert "accuracies" in json.loads(metrics.read_text())
+
+
+def test_evaluate_random_default_name_is_a_file_name(tmp_path, monkeypatch):
+    """npz:PATH in a default output name must not become directories."""
+    import numpy as np
+    monkeypatch.chdir(tmp_path)
+    y = np.repeat(np.arange(2), 3)
+    np.savez(tmp_path / "d.npz", x_train=np.zeros((6, 8, 8, 1), np.uint8) + y[:, None, None, None] * 200, y_train=y,
+             x_test=np.zeros((2, 8, 8, 1), np.uint8), y_test=np.arange(2))
+    assert main(["evaluate", "--random", "--dataset", f"npz:{tmp_path}/d.npz", "--ipc", "1", *SMOKE]) == 0
+    made = [n for n in os.listdir(tmp_path) if n.endswith(".json")]
+    assert len(made) == 1 and made[0].startswith("random-npz_") and made[0].endswith("d.npz-ipc1.json")
+
 
 def _set(small_config, seed=0) -> SyntheticSet:
     g = torch.Generator().manual_seed(seed)

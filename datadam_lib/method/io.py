@@ -1,5 +1,5 @@
 """Atomic file writes under the kit's writer rule, checkpoint loading with
-clear errors, provenance manifests.
+clear errors, devices, provenance manifests.
 
 The writer rule (every writer: the CLI's ``--out``, cache entries, a target's
 figures and tables): the kit never deletes or replaces a file it did not
@@ -234,6 +234,30 @@ def default_device() -> str:
     """``cuda`` when a GPU is visible, else ``cpu``."""
     return "cuda" if torch.cuda.is_available() else "cpu"
 
+
+# How many devices of each accelerator type this machine has.
+DEVICE_COUNTS: dict[str, Callable[[], int]] = {
+    "cpu": lambda: 1,
+    "cuda": lambda: torch.cuda.device_count() if torch.cuda.is_available() else 0,
+    "mps": lambda: int(torch.backends.mps.is_available()),
+}
+
+
+def check_device(name: str) -> torch.device:
+    """``name`` as a torch.device that exists here, else a ValueError saying what to use."""
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in DEVICE_COUNTS:
+        raise ValueError(f"--device {name!r} is not a device; use cpu or cuda (cuda:N for the N-th GPU)")
+    count = DEVICE_COUNTS[dev.type]()
+    if count == 0:
+        raise ValueError(f"--device {name}: no {dev.type.upper()} device is visible here "
+                         f"(torch {torch.__version__}); use --device cpu")
+    if (dev.index or 0) >= count:
+        raise ValueError(f"--device {name}: this machine has {count} {dev.type} device(s), numbered from 0")
+    return dev
 
 
 def device_description(device: torch.device | str) -> str:
