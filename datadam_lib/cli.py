@@ -207,7 +207,7 @@ def cmd_evaluate(a) -> None:
                              f"images but {cfg.dataset!r} has {data.num_classes} of {tuple(data.x_train.shape[1:])}")
         x, y = syn.images, syn.labels
         label = f"DataDAM {cfg.dataset} ipc={cfg.distill.ipc}"
-        extra = {"synthetic_set": os.path.abspath(a.dir), "distill_seed": syn.config.seed,
+        extra = {"synthetic_set": os.path.abspath(a.dir), "distill_seed": syn.config.seed,   # io.evaluates
                  "distill_scale": syn.config.scale}
     result = evaluate(x, y, data, cfg.evaluate, seed=cfg.seed, progress=not a.no_progress)
     write_json({**result.to_dict(), "label": label,

@@ -150,11 +150,15 @@ def test_save_keeps_the_users_files_and_the_directorys_mode(tmp_path, small_conf
     os.umask(umask)
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o777 & ~umask      # not mkdtemp's private 0700
     (out / "thesis.tex").write_text("mine\n")
-    io.write_json({"accuracies": [0.5], "manifest": io.manifest()}, str(out / "metrics.json"))   # of this set
+    io.write_json({"accuracies": [0.5], "manifest": io.manifest(synthetic_set=str(out))}, str(out / "metrics.json"))
+    io.write_json({"accuracies": [0.5], "manifest": io.manifest()}, str(out / "random.json"))   # not of this set
+    (out / "fig.png").write_bytes(b"png")
+    io.write_json(io.manifest(), str(out / "fig.png.manifest.json"))   # a kit figure the user keeps here
     os.chmod(out, 0o751)
     _set(small_config, seed=1).save(str(out))
     assert (out / "thesis.tex").read_text() == "mine\n" and stat.S_IMODE(os.stat(out).st_mode) == 0o751
-    assert not (out / "metrics.json").exists()                          # it described the previous set
+    assert not (out / "metrics.json").exists()                          # it evaluated the previous set
+    assert {"random.json", "fig.png", "fig.png.manifest.json"} <= set(os.listdir(out))
     assert SyntheticSet.load(str(out)).info["seed"] == 1
     mine = tmp_path / "mine"
     mine.mkdir()

@@ -78,18 +78,34 @@ def _umask() -> int:
     return mask
 
 
-def is_kit_record(path: str) -> bool:
-    """Whether ``path`` is a JSON provenance record of this kit: an object
-    naming ``datadam_lib`` itself or in its ``manifest`` field."""
+def _record(path: str) -> dict | None:
+    """The JSON object in ``path`` when it is a provenance record of this kit
+    (``datadam_lib`` named in it or in its ``manifest`` field), else None."""
     try:
         if os.path.getsize(path) > 2**24:
-            return False
+            return None
         with open(path) as f:
             obj = json.load(f)
     except (OSError, ValueError):
-        return False
-    return isinstance(obj, dict) and ("datadam_lib" in obj or
-                                      isinstance(obj.get("manifest"), dict) and "datadam_lib" in obj["manifest"])
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if "datadam_lib" in obj:
+        return obj
+    m = obj.get("manifest")
+    return obj if isinstance(m, dict) and "datadam_lib" in m else None
+
+
+def is_kit_record(path: str) -> bool:
+    """Whether ``path`` is a JSON provenance record of this kit."""
+    return _record(path) is not None
+
+
+def evaluates(path: str, folder: str) -> bool:
+    """Whether ``path`` is the kit's evaluation of the synthetic set in
+    ``folder`` (``evaluate DIR`` records the set's directory in its manifest)."""
+    rec = _record(path) if path.endswith(".json") else None
+    return rec is not None and rec.get("manifest", {}).get("synthetic_set") == os.path.abspath(folder)
 
 
 def is_kit_file(path: str) -> bool:
@@ -157,8 +173,9 @@ def output_dir(path: str, files: tuple[str, ...], overwrite: bool = False) -> It
       ``path`` in one rename (all files or none), with the mode the umask gives;
     - ``path`` is empty, a kit output, or ``overwrite``: each file is renamed
       into it (``manifest.json``, the record, last); the directory, its mode and
-      every other file stay, except the previous output's kit files that the
-      new one lacks (a metrics.json of the previous set would now be wrong);
+      every other file stay, except the kit's evaluations of the output it
+      replaces (``evaluates``: a metrics.json of the previous set would now be
+      wrong);
     - otherwise OutputError, before anything is written.
 
     On failure the temporary directory is removed and ``path`` is untouched."""
@@ -175,9 +192,8 @@ def output_dir(path: str, files: tuple[str, ...], overwrite: bool = False) -> It
             os.chmod(tmp, 0o777 & ~_umask())              # mkdtemp makes it private; an output is not
             os.replace(tmp, path)
             return
-        kit_output = is_kit_dir(path)
-        stale = [n for n in os.listdir(path)
-                 if kit_output and n not in names and is_kit_file(os.path.join(path, n))]
+        stale = [n for n in os.listdir(path) if n not in names and evaluates(os.path.join(path, n), path)] \
+            if is_kit_dir(path) else []
         for n in names:
             os.replace(os.path.join(tmp, n), os.path.join(path, n))
         for n in stale:
