@@ -376,7 +376,8 @@ def load_arrays(name: str, root: str = "data", download: bool = False, im_size: 
         return load_npz(path), DatasetSpec(name, f"npz file {path}", lambda r, d: None, path)
     if name.startswith("folder:"):
         path = name[7:]
-        return image_folder(path, im_size), DatasetSpec(name, f"image folder {path}", lambda r, d: None, path, im_size)
+        return image_folder(path, im_size, name), DatasetSpec(name, f"image folder {path}", lambda r, d: None, path,
+                                                              im_size)
     if name not in DATASETS:
         raise KeyError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}, "
                        "npz:/path/to/file.npz or folder:/path/to/images (see `python -m datadam_lib datasets`)")

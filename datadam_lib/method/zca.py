@@ -43,8 +43,9 @@ def fit_zca(x_train: torch.Tensor, eps: float = EPS, cache_dir: str | None = Non
                 zca.mean_vector, zca.transform_matrix, zca.transform_inv = (state[k] for k in KEYS)
                 zca.fitted = True
                 return zca
-            except CheckpointError as e:
-                print(f"ZCA cache: fitting again ({e})", file=sys.stderr, flush=True)
+            except CheckpointError:   # its advice ("delete it") does not apply: it is rewritten below
+                print(f"ZCA cache: {path} is unreadable or not a whitening of these data; fitting again",
+                      file=sys.stderr, flush=True)
     zca.fit(x_train.flatten(1))
     if path is not None:
         atomic_save({k: getattr(zca, k) for k in KEYS}, path)
