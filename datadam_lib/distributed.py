@@ -31,13 +31,20 @@ versa, with any number of ranks.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import warnings
 
 import torch
 import torch.distributed as dist
+# Before any init_process_group: torch.distributed.nn.functional's collectives
+# take ``group=group.WORLD`` as a default argument, evaluated when the module
+# is first imported. The first optimizer a run builds imports it (through
+# torch._dynamo); imported after init, those defaults hold the default group,
+# destroy_process_group() then cannot free it, its gloo threads outlive it and
+# the C++ group is torn down during interpreter exit, which sometimes aborts
+# ("terminate called without an active exception", SIGABRT, a failed torchrun).
+import torch.distributed.nn  # noqa: F401,E402
 
 from .method.config import Config
 from .method.data import RealData
@@ -74,7 +81,8 @@ def distill_sharded(cfg: Config, data: RealData, checkpoint: str | None = None, 
     the full synthetic set. ``torch.distributed`` must be initialised (torchrun
     plus ``init_process_group``, or :func:`main`). Arguments as in ``distill``;
     only rank 0 writes ``checkpoint``, which every rank reads on resume (use a
-    shared filesystem across nodes)."""
+    shared filesystem across nodes). Import this module before
+    ``init_process_group`` (see the import of ``torch.distributed.nn`` above)."""
     if not (dist.is_available() and dist.is_initialized()):
         raise RuntimeError("distill_sharded needs torch.distributed initialised: run under torchrun "
                            "(python -m datadam_lib.distributed) or call init_process_group first")
@@ -107,14 +115,16 @@ def _device(requested: str) -> torch.device:
 
 
 def cmd_distill(a) -> None:
-    """Distil under torchrun: every rank loads the dataset (rank 0 first, so a
-    download or a ZCA fit happens once), runs :func:`distill_sharded`, and
-    rank 0 writes ``--out``."""
-    from .cli import _config
+    """Distil under torchrun: every rank checks the arguments and --out (the
+    same checks as ``python -m datadam_lib distill``, so every rank fails the
+    same way before any work), loads the dataset (rank 0 first, so a download
+    or a ZCA fit happens once), runs :func:`distill_sharded`, and rank 0
+    writes ``--out``."""
+    from .cli import prepare_distill
     from .method.data import load_dataset
-    cfg = _config(a)
+    cfg, requested, ckpt = prepare_distill(a)
     rank = dist.get_rank()
-    dev = _device(a.device)
+    dev = _device(requested)
     if rank == 0:
         try:
             data = load_dataset(cfg.dataset, a.root, a.download, dev, cfg.preprocess)
@@ -123,11 +133,10 @@ def cmd_distill(a) -> None:
     else:
         dist.barrier()
         data = load_dataset(cfg.dataset, a.root, a.download, dev, cfg.preprocess)
-    ckpt = a.out.rstrip("/") + ".checkpoint.pt"
     syn = distill_sharded(cfg, data, checkpoint=ckpt, checkpoint_every=a.checkpoint_every,
                           progress=not a.no_progress)
     if rank == 0:
-        syn.save(a.out)
+        syn.save(a.out, a.overwrite)
         if os.path.exists(ckpt):
             os.remove(ckpt)
         print(f"wrote {a.out}: {len(syn.images)} images ({data.num_classes} classes x {cfg.distill.ipc}) "
@@ -138,27 +147,35 @@ def cmd_distill(a) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``torchrun --nproc_per_node=N -m datadam_lib.distributed --dataset ... --ipc ... --out DIR``;
     the options are those of ``python -m datadam_lib distill``."""
-    from .cli import USER_ERRORS, _common
-    p = argparse.ArgumentParser(prog="torchrun --nproc_per_node=N -m datadam_lib.distributed",
-                                description=main.__doc__)
+    from .cli import Parser, _common, _out, interrupted_message, user_error
+    from .method.io import check_device
+    p = Parser(prog="torchrun --nproc_per_node=N -m datadam_lib.distributed", description=main.__doc__)
     _common(p)
-    p.add_argument("--out", required=True, help="output directory (rank 0 writes it atomically)")
+    _out(p, "output directory (rank 0 writes it): new, empty or an earlier distill output", required=True)
     p.add_argument("--checkpoint-every", type=int, default=100, help="iterations between checkpoints (0: none)")
     a = p.parse_args(argv)
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         print("error: run under torchrun, e.g. torchrun --nproc_per_node=2 -m datadam_lib.distributed "
               "--dataset digits --ipc 10 --out runs/digits-10", file=sys.stderr)
         return 2
-    dev = _device(a.device)
+    try:
+        dev = _device(str(check_device(a.device)))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     try:
         cmd_distill(a)
+        dist.barrier()          # every rank is done (rank 0 has written --out) before any tears the group down
+    except KeyboardInterrupt as err:
+        print(f"rank {dist.get_rank()}: {interrupted_message(err, getattr(a, 'checkpoint', None))}", file=sys.stderr)
+        return 130
     except Exception as err:  # user errors: one line per rank, no traceback
-        if type(err).__name__ not in USER_ERRORS:
+        msg = user_error(err)
+        if msg is None:
             raise
-        msg = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"error (rank {dist.get_rank()}): {msg}", file=sys.stderr)
         return 2
     finally:

@@ -10,6 +10,9 @@ A run writes into a staging directory and publishes its outputs only when the
 notebook succeeds: a failed or interrupted run leaves the previous figures and
 tables as they were (with their own manifests), and its executed notebook as
 ``results/<scale>/<target>.failed.ipynb`` beside a manifest saying why.
+Publishing replaces only the kit's own files (``method/io.py``'s writer rule):
+an output path holding a file the kit did not write stops the run before it
+starts, unless ``--overwrite``.
 """
 from __future__ import annotations
 
@@ -26,9 +29,11 @@ from .families import load_all
 from .kit.paths import kit_root, output_root
 from .kit.registry import MEASURED_FILE, SCALES, TargetError, dataset_present, get, measured, missing_dataset_message, \
     ordered
+from .cli import Parser
 from .kit.report import now
 from .method.config import PRESETS
-from .method.io import atomic_write_text, default_device, device_description, manifest, write_json
+from .method.io import OutputError, atomic_write_text, check_output_file, default_device, device_description, \
+    manifest, write_json
 
 WIDTH = 100
 
@@ -97,17 +102,29 @@ def _shown(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def _publish(stage: str, out: str) -> list[str]:
+def _check_outputs(paths: list[str], overwrite: bool) -> None:
+    """The writer rule for every path a run may replace (and its manifest):
+    one TargetError naming the first that the kit did not write."""
+    try:
+        for p in paths:
+            check_output_file(p, overwrite)
+            if not p.endswith(".manifest.json"):
+                check_output_file(p + ".manifest.json", overwrite)
+    except OutputError as e:
+        raise TargetError(str(e)) from None
+
+
+def _publish(stage: str, out: str, overwrite: bool) -> list[str]:
     """Move every file written under ``stage`` to the same place under
-    ``out`` (one rename each), replacing only those files."""
-    moved = []
-    for src in glob.glob(os.path.join(stage, "**", "*"), recursive=True):
-        if os.path.isfile(src):
-            dst = os.path.join(out, os.path.relpath(src, stage))
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            os.replace(src, dst)
-            moved.append(dst)
-    return moved
+    ``out`` (one rename each), replacing only those files, and only files
+    the kit wrote (all are checked before any moves)."""
+    pairs = [(src, os.path.join(out, os.path.relpath(src, stage)))
+             for src in glob.glob(os.path.join(stage, "**", "*"), recursive=True) if os.path.isfile(src)]
+    _check_outputs([dst for _, dst in pairs], overwrite)
+    for src, dst in pairs:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.replace(src, dst)
+    return [dst for _, dst in pairs]
 
 
 def run_target(name: str, a) -> int:
@@ -124,6 +141,9 @@ def run_target(name: str, a) -> int:
         raise TargetError(f"notebook {t.notebook} of target {name!r} is missing from {kit}")
     out_root = output_root()
     results = os.path.join(out_root, "results", a.scale)
+    overwrite = bool(getattr(a, "overwrite", False))
+    _check_outputs([os.path.join(out_root, o) for o in t.outputs_for(a.scale)]
+                   + [os.path.join(results, f"{name}.failed.ipynb")], overwrite)
     os.makedirs(results, exist_ok=True)
     for stale in glob.glob(os.path.join(out_root, "results", f".stage-{name}-*")):
         shutil.rmtree(stale, ignore_errors=True)   # left by a killed run
@@ -171,7 +191,10 @@ def run_target(name: str, a) -> int:
             raise KeyboardInterrupt
         return 1
     final_nb = os.path.join(results, f"{name}.ipynb")
-    moved = _publish(stage, out_root)
+    try:
+        moved = _publish(stage, out_root, overwrite)
+    except TargetError as e:
+        raise TargetError(f"{e} (this run's outputs are kept in {_shown(stage)})") from None
     shutil.rmtree(stage, ignore_errors=True)
     for stale in (os.path.join(results, f"{name}.failed.ipynb"), os.path.join(results, f"{name}.failed.ipynb.manifest.json")):
         if os.path.isfile(stale):
@@ -259,11 +282,13 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", help="where datasets live (default $DATADAM_DATA or data/)")
     p.add_argument("--seeds", type=int, nargs="+", help="distillation seeds (default: the target's)")
     p.add_argument("--verbose", action="store_true", help="stream the notebook's output")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace output files even where the kit did not write them (no manifest beside them)")
 
 
 def main(argv: list[str] | None = None) -> int:
     load_all()
-    p = argparse.ArgumentParser(prog="python -m datadam_lib.runner", description=__doc__,
+    p = Parser(prog="python -m datadam_lib.runner", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     ls = sub.add_parser("list", help="every target: implemented, data, measured cost")

@@ -73,8 +73,8 @@ def test_sample_is_deterministic_and_forced_op():
 
 
 def test_unknown_op_is_rejected():
-    with pytest.raises(ValueError, match="unknown DSA ops"):
-        sample(DSAConfig(ops=("color", "blur")), 2, 8, gen(0))
+    with pytest.raises(ValueError, match=r"ops=\('color', 'blur'\) is invalid: expected .*distinct names from"):
+        DSAConfig(ops=("color", "blur"))
 
 
 # ---------------------------------------------------------------- each op against a direct computation
@@ -246,7 +246,7 @@ def test_every_op_is_differentiable(op):
 def test_siamese_is_differentiable_for_the_synthetic_batch():
     real = images(6, c=1, size=8, seed=17, dtype=torch.float32)
     syn = images(2, c=1, size=8, seed=18, dtype=torch.float32).requires_grad_(True)
-    r, s = siamese(CFG, [real, syn], 2, gen(0))
+    r, s = siamese(CFG, [real, syn], sample(CFG, 2, 8, gen(0)))
     (s.sum() + r.sum()).backward()
     assert torch.isfinite(syn.grad).all() and syn.grad.abs().sum() > 0
 
@@ -259,7 +259,7 @@ def test_siamese_same_transform_per_class_for_real_and_synthetic():
     real, syn = z.expand(K * 3, -1, -1, -1).clone(), z.expand(K * 2, -1, -1, -1).clone()
     differs = False
     for seed in range(3):
-        r, s = siamese(CFG, [real, syn], K, gen(seed))
+        r, s = siamese(CFG, [real, syn], sample(CFG, K, size, gen(seed)))
         r, s = r.view(K, 3, *z.shape[1:]), s.view(K, 2, *z.shape[1:])
         for k in range(K):
             for j in range(3):
@@ -274,15 +274,26 @@ def test_siamese_same_transform_for_different_images_of_a_class():
     K = 4
     real = images(K * 3, c=3, size=12, seed=20, dtype=torch.float32)
     syn = real.view(K, 3, 3, 12, 12)[:, :2].reshape(K * 2, 3, 12, 12).clone()   # the first 2 real images per class
-    r, s = siamese(CFG, [real, syn], K, gen(21))
+    r, s = siamese(CFG, [real, syn], sample(CFG, K, 12, gen(21)))
     torch.testing.assert_close(s.view(K, 2, 3, 12, 12), r.view(K, 3, 3, 12, 12)[:, :2], atol=0, rtol=0)
 
 
 def test_siamese_is_deterministic():
     x = images(8, c=1, size=8, seed=22, dtype=torch.float32)
-    a = siamese(CFG, [x], 4, gen(5))[0]
-    b = siamese(CFG, [x], 4, gen(5))[0]
+    a = siamese(CFG, [x], sample(CFG, 4, 8, gen(5)))[0]
+    b = siamese(CFG, [x], sample(CFG, 4, 8, gen(5)))[0]
     assert torch.equal(a, b)
+
+
+def test_siamese_on_a_slice_of_classes_uses_their_rows():
+    """distill.step augments class chunks lo..hi-1 with rows lo..hi-1 of
+    parameters drawn for every class: the same images as augmenting all."""
+    K = 5
+    x = images(K * 2, c=1, size=8, seed=25, dtype=torch.float32)
+    p = sample(CFG, K, 8, gen(6))
+    whole = siamese(CFG, [x], p)[0]
+    part = siamese(CFG, [x[4:8]], p, classes=(2, 4))[0]
+    torch.testing.assert_close(part, whole[4:8], atol=0, rtol=0)
 
 
 def test_per_sample_draws_per_image_parameters():

@@ -89,7 +89,10 @@ def test_datasets_command(capsys, tmp_path):
 # ---------------------------------------------------------------- user errors
 
 def _user_error(capsys, argv) -> str:
-    rc = main(argv)
+    try:
+        rc = main(argv)
+    except SystemExit as e:         # argparse's own checks (choices, types, required options)
+        rc = e.code
     captured = capsys.readouterr()
     assert rc == 2, captured
     err = captured.err
@@ -99,8 +102,8 @@ def _user_error(capsys, argv) -> str:
 
 @pytest.mark.parametrize("argv,words", [
     (["distill", "--dataset", "nope", "--out", "X"], "unknown dataset 'nope'"),
-    (["distill", "--preset", "papr", "--out", "X"], "unknown preset 'papr'"),
-    (["distill", "--scale", "huge", "--out", "X"], "unknown scale 'huge'"),
+    (["distill", "--preset", "papr", "--out", "X"], "argument --preset: invalid choice: 'papr'"),
+    (["distill", "--scale", "huge", "--out", "X"], "argument --scale: invalid choice: 'huge'"),
     (["distill", "--set", "distill.method.pwer=2", "--out", "X"], "no config field 'distill.method.pwer'"),
     (["distill", "--set", "distill.ipc", "--out", "X"], "expected FIELD=VALUE"),
     (["distill", "--ipc", "500", "--scale", "smoke", "--device", "cpu", "--out", "X"], "ipc 500 is larger than class"),
@@ -142,6 +145,17 @@ def test_argparse_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["frobnicate"])
     assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: argument cmd: invalid choice: 'frobnicate'") and err.count("\n") == 1
+
+
+def test_help_shows_the_choices_and_defaults(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["distill", "--help"])
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--preset {paper,released,table2}" in text and "--scale {smoke,quick,paper}" in text
+    assert "(default: paper)" in text and "(default: quick)" in text and "(default: 10)" in text
 
 
 def test_internal_errors_are_not_hidden(tmp_path, monkeypatch):
@@ -185,4 +199,79 @@ def test_end_to_end_subprocess(tmp_path):
     assert os.path.isfile(tmp_path / "random-digits-ipc1.json")        # the default output name
 
     p = _run(["distill", "--preset", "nope", "--out", str(tmp_path / "x")], tmp_path)
-    assert p.returncode == 2 and p.stderr.strip() == "error: unknown preset 'nope'; choose one of ['paper', 'released', 'table2']"
+    assert p.returncode == 2 and p.stderr == ("error: argument --preset: invalid choice: 'nope' (choose from 'paper', "
+                                              "'released', 'table2') (see python -m datadam_lib distill --help)\n")
+
+
+# ---------------------------------------------------------------- evaluate DIR: what applies to a made set
+
+def test_evaluate_dir_applies_scale_and_seed(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["distill", "--ipc", "1", "--scale", "smoke", "--seed", "3", "--device", "cpu", "--out", str(out),
+                 "--no-progress", *NARROW]) == 0
+    m = tmp_path / "m.json"
+    assert main(["evaluate", str(out), "--device", "cpu", "--no-progress", "--out", str(m), "--scale", "quick",
+                 "--seed", "7", "--set", "evaluate.epochs=1"]) == 0
+    metrics = json.loads(m.read_text())
+    # quick scale's 3 models (--set still wins over the scale's epochs), drawn with seed 7; the set's own seed kept
+    assert len(metrics["accuracies"]) == 3 and metrics["config"]["epochs"] == 1
+    assert metrics["manifest"]["seed"] == 7 and metrics["manifest"]["distill_seed"] == 3
+    assert metrics["manifest"]["scale"] == "quick" and metrics["manifest"]["distill_scale"] == "smoke"
+    assert "smoke scale" not in capsys.readouterr().out
+    # the set's own values for --ipc/--dataset/--preset are accepted (they agree)
+    assert main(["evaluate", str(out), "--device", "cpu", "--no-progress", "--out", str(m), "--ipc", "1",
+                 "--dataset", "digits", "--preset", "paper"]) == 0
+
+
+# ---------------------------------------------------------------- Ctrl-C
+
+def test_ctrl_c_says_where_the_checkpoint_is_and_the_same_command_resumes(tmp_path, capsys, monkeypatch):
+    import importlib
+    import signal
+    distill_mod = importlib.import_module("datadam_lib.method.distill")
+    out = tmp_path / "run"
+    argv = ["distill", "--ipc", "1", "--scale", "smoke", "--device", "cpu", "--no-progress", *NARROW, "--out"]
+    real, calls = distill_mod.step, []
+
+    def step(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            signal.raise_signal(signal.SIGINT)          # Ctrl-C during iteration 2
+        return real(*a, **k)
+    monkeypatch.setattr(distill_mod, "step", step)
+    assert main([*argv, str(out)]) == 130
+    err = capsys.readouterr().err
+    ckpt = str(out.resolve()) + ".checkpoint.pt"
+    assert err == (f"interrupted at iteration 2; the checkpoint {ckpt} holds the run so far: run the same command "
+                   "again to resume from it\n")
+    assert not out.exists() and os.path.isfile(ckpt)
+    monkeypatch.undo()
+    assert main([*argv, str(out)]) == 0
+    assert "resumed at iteration 2" in capsys.readouterr().out
+    assert SyntheticSet.load(str(out)).info["resumed_at"] == [2] and not os.path.exists(ckpt)
+    assert main([*argv, str(tmp_path / "straight")]) == 0          # uninterrupted: the same images
+    assert torch.equal(SyntheticSet.load(str(out)).images, SyntheticSet.load(str(tmp_path / "straight")).images)
+
+
+def test_ctrl_c_of_a_real_process_is_one_line(tmp_path):
+    """SIGINT to `python -m datadam_lib distill` while it distils: exit code
+    130, one line (no KeyboardInterrupt traceback), a checkpoint to resume."""
+    import signal
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    p = subprocess.Popen([sys.executable, "-m", "datadam_lib", "distill", "--ipc", "1", "--scale", "smoke",
+                          "--device", "cpu", "--out", str(out), "--set", "distill.iterations=100000",
+                          "--checkpoint-every", "100000", *NARROW], cwd=tmp_path, env=env,
+                         stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "it/s]" not in seen and "s/it]" not in seen:           # the progress bar: iterations are running
+        ch = p.stderr.read(1)
+        assert ch, f"the process ended early: {seen}"
+        seen += ch
+    p.send_signal(signal.SIGINT)
+    rest = p.stderr.read()
+    assert p.wait(timeout=120) == 130
+    last = rest.strip().splitlines()[-1]
+    assert last.startswith("interrupted at iteration ") and "run the same command again to resume" in last
+    assert "Traceback" not in rest and "KeyboardInterrupt" not in rest
+    assert os.path.isfile(str(out) + ".checkpoint.pt") and not out.exists()

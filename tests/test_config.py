@@ -139,3 +139,83 @@ def test_to_json_is_stable_and_sorted():
     assert text == make_config("paper", scale="smoke").to_json()
     keys = list(json.loads(text))
     assert keys == sorted(keys) and set(keys) == {f.name for f in dataclasses.fields(Config)}
+
+
+# ---------------------------------------------------------------- validation where each field is defined
+
+@pytest.mark.parametrize("path,value,expected", [
+    ("distill.ipc", "abc", "an integer >= 1"),
+    ("distill.ipc", 2.0, "an integer >= 1"),
+    ("distill.ipc", True, "an integer >= 1"),
+    ("distill.iterations", -1, "an integer >= 0"),
+    ("distill.momentum", 1.0, "a number in [0, 1)"),
+    ("distill.lr_images", 0, "a number > 0 or None"),
+    ("distill.class_chunk", 0, "an integer >= 1 or None"),
+    ("distill.init", "zeros", "one of 'kcenter', 'noise', 'real'"),
+    ("distill.method.power", -1, "a number > 0"),
+    ("distill.method.power", float("inf"), "a number > 0"),
+    ("distill.method.distance", "foo", "one of 'cosine', 'mae', 'mse'"),
+    ("distill.method.attention_norm", "l3", "one of 'l1', 'l2', 'none'"),
+    ("distill.method.components", ("sam", "sam"), "a non-empty tuple of distinct names from"),
+    ("distill.method.components", (), "a non-empty tuple of distinct names from"),
+    ("distill.method.sam_layers", (0, 1), "'all_but_last', 'all' or a tuple of 1-based layer numbers"),
+    ("distill.method.task_balance", -0.1, "a number >= 0 or None"),
+    ("distill.encoder.norm", "batchnorm", "one of 'batch', 'group', 'instance', 'layer', 'none'"),
+    ("distill.encoder.depths", (3, 4), "a tuple of 3 integers >= 1"),
+    ("distill.dsa.flip", 1.5, "a number in [0, 1]"),
+    ("distill.dsa", "on", "a DSAConfig or None"),
+    ("evaluate.epochs", 0, "an integer >= 1"),
+    ("evaluate.num_models", 0, "an integer >= 1"),
+    ("evaluate.batch_size", 0, "an integer >= 1"),
+    ("evaluate.schedule", "cosine", "one of 'half', 'step'"),
+    ("evaluate.augment", "mixup", "one of 'autoaugment', 'dsa', 'none', 'randaugment'"),
+    ("evaluate.encoder.arch", "vit", "one of 'alexnet', 'convnet', 'resnet18', 'vgg11'"),
+    ("seed", -1, "an integer in [0, 4294967295]"),
+    ("preprocess", "zca", "one of 'mtt', 'normalise', 'normalise+zca'"),
+    ("dataset", "", "a dataset name, npz:PATH or folder:PATH"),
+])
+def test_every_field_is_checked_where_it_is_defined(path, value, expected):
+    """One ConfigError naming the whole dotted path, the value and what is
+    expected, whichever way the value arrives: override, make_config, a saved config."""
+    from datadam_lib.method.validation import ConfigError
+    want = re.escape(f"{path}={value!r} is invalid: expected {expected}")
+    with pytest.raises(ConfigError, match=want):
+        override(make_config("paper", "smoke"), {path: value})
+    with pytest.raises(ConfigError, match=want):
+        make_config("paper", "smoke", overrides={path: value})
+    d = make_config("paper", "smoke").to_dict()
+    *outer, last = path.split(".")
+    node = d
+    for k in outer:
+        node = node[k]
+    node[last] = value
+    with pytest.raises(ConfigError, match=want):
+        from_dict(d)
+
+
+def test_good_values_of_other_types_pass():
+    cfg = make_config("paper", "smoke", overrides={"distill.method.power": 3, "evaluate.lr": 1,
+                                                   "distill.method.components": ["sam"],    # a list from --set
+                                                   "distill.dsa": None, "distill.method.sam_layers": (1, 2)})
+    assert cfg.distill.method.power == 3 and cfg.distill.method.components == ("sam",)
+
+
+def test_the_choices_are_the_registries_names():
+    """config.py lists the names of registries that live above it: they must agree."""
+    from datadam_lib.method import config, distill, training
+    assert set(config.INIT_METHODS) == set(distill.INITS)
+    assert set(config.EVAL_AUGMENT_NAMES) == set(training.EVAL_AUGMENTS)
+    for s in config.SCHEDULES:
+        training.lr_at(dataclasses.replace(make_config().evaluate, schedule=s), 0)
+    assert set(config.LOSS_COMPONENTS) == {"sam", "mmd", "feature", "pixel"}
+    objective = distill.Objective(dataclasses.replace(make_config().distill.method, components=config.LOSS_COMPONENTS), 32)
+    assert set(objective.m.components) == set(config.LOSS_COMPONENTS)
+
+
+def test_canonical_makes_integer_floats_floats():
+    from datadam_lib.method.config import canonical, differences
+    a = canonical(make_config(overrides={"distill.method.power": 4}))
+    b = canonical(make_config(overrides={"distill.method.power": 4.0}))
+    assert a == b and isinstance(a["distill"]["method"]["power"], float)
+    c = canonical(make_config(overrides={"distill.method.power": 2, "seed": 3}))
+    assert differences(a, c) == ["distill.method.power: 4.0 vs 2.0", "seed: 0 vs 3"]

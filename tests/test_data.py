@@ -219,8 +219,9 @@ def test_npz_missing_array_and_garbage_file(tmp_path):
         load_dataset(_npz(tmp_path / "d.npz", **a))
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"this is not a zip file" * 10)
-    with pytest.raises(DataError, match="not a readable .npz"):
+    with pytest.raises(DataError, match="not an .npz archive") as e:
         load_dataset(f"npz:{bad}")
+    assert "pickle" not in str(e.value)             # numpy's advice to allow pickles would be wrong here
 
 
 def test_npz_labels_out_of_range_and_empty_class(tmp_path):
@@ -257,3 +258,129 @@ def test_registry_and_status(tmp_path):
     assert rows["digits"]["present"] is True and rows["cifar10"]["present"] is False
     arrays, spec = load_arrays("digits")
     assert arrays.x_train.dtype == np.uint8 and arrays.x_train.shape[1:] == (32, 32, 1)
+
+
+# ---------------------------------------------------------------- npz encodings that mean the same data
+
+def _same_data(a, b):
+    for k in ("x_train", "y_train", "x_test", "y_test"):
+        torch.testing.assert_close(getattr(a, k), getattr(b, k), atol=0, rtol=0)
+    assert a.classes == b.classes
+
+
+@pytest.mark.parametrize("encode", [
+    lambda x: x.astype(np.float32),                           # floats on the 0..255 scale (was clipped to [0, 1])
+    lambda x: x.astype(np.float64) / 255,                     # floats in [0, 1]
+    lambda x: x.astype(np.int64),                             # integers 0..255 of another dtype
+    lambda x: x.astype(np.float32).transpose(0, 3, 1, 2),     # (N, C, H, W)
+])
+def test_npz_images_in_any_unambiguous_encoding_give_the_same_data(tmp_path, encode):
+    a = _good_arrays(n_per_class=4)
+    ref = load_dataset(_npz(tmp_path / "ref.npz", **a), zca=False)
+    enc = {**a, "x_train": encode(a["x_train"]), "x_test": encode(a["x_test"])}
+    _same_data(load_dataset(_npz(tmp_path / "enc.npz", **enc), zca=False), ref)
+
+
+def test_npz_float_0_255_is_not_clipped_to_near_binary_images(tmp_path):
+    a = _good_arrays(n_per_class=4)
+    data = load_dataset(_npz(tmp_path / "f.npz", **{**a, "x_train": a["x_train"].astype(np.float32),
+                                                    "x_test": a["x_test"].astype(np.float32)}))
+    pixels = data.to_pixels(data.x_train)
+    assert len(torch.unique((pixels * 255).round())) > 100            # all the grey levels, not just 0 and 255
+
+
+@pytest.mark.parametrize("x_train,x_test,message", [
+    (np.full((6, 4, 4, 3), 300.0), None, r"spans \[300, 300\], which is neither"),
+    (np.linspace(-2, 2, 6 * 48).reshape(6, 4, 4, 3), None, "undo a mean/std normalisation"),
+    (np.linspace(0, 1.5, 6 * 48).reshape(6, 4, 4, 3), None, "neither"),
+    (np.linspace(0, 255, 6 * 48).reshape(6, 4, 4, 3), np.full((2, 4, 4, 3), 0.5),
+     r"x_train looks like \[0, 255\] pixels but x_test like \[0, 1\]"),
+    (np.full((6, 4, 4, 3), 1000, np.uint16), None, r"values in \[1000, 1000\], outside 0..255"),
+    (np.ones((6, 4, 4, 3), np.int32), None, "holds only 0 and 1"),
+])
+def test_npz_pixels_on_no_clear_scale_are_refused(tmp_path, x_train, x_test, message):
+    a = _good_arrays()
+    a["x_train"] = x_train
+    if x_test is not None:
+        a["x_test"] = x_test
+    with pytest.raises(DataError, match=message):
+        load_dataset(_npz(tmp_path / "d.npz", **a))
+
+
+def test_npz_one_hot_and_string_labels(tmp_path):
+    a = _good_arrays(n_per_class=3, classes=3)
+    ref = load_dataset(_npz(tmp_path / "ref.npz", **a, classes=np.array(["cat", "dog", "emu"])), zca=False)
+    eye = np.eye(3, dtype=np.float32)
+    one_hot = load_dataset(_npz(tmp_path / "oh.npz", **{**a, "y_train": eye[a["y_train"]], "y_test": eye[a["y_test"]]},
+                                classes=np.array(["cat", "dog", "emu"])), zca=False)
+    _same_data(one_hot, ref)
+    names = np.array(["cat", "dog", "emu"])
+    strings = load_dataset(_npz(tmp_path / "s.npz", **{**a, "y_train": names[a["y_train"]],
+                                                       "y_test": names[a["y_test"]]}), zca=False)
+    _same_data(strings, ref)                                      # sorted names: cat, dog, emu
+    order = np.array(["emu", "cat", "dog"])                      # the classes array fixes another order
+    given = load_dataset(_npz(tmp_path / "g.npz", **{**a, "y_train": names[a["y_train"]],
+                                                     "y_test": names[a["y_test"]]}, classes=order), zca=False)
+    assert given.classes == ["emu", "cat", "dog"]
+    for c in names:                                              # each name keeps its own images
+        torch.testing.assert_close(given.x_train[given.y_train == given.classes.index(c)],
+                                   ref.x_train[ref.y_train == ref.classes.index(c)], atol=0, rtol=0)
+    column = load_dataset(_npz(tmp_path / "c.npz", **{**a, "y_train": a["y_train"][:, None]},
+                               classes=np.array(["cat", "dog", "emu"])), zca=False)
+    _same_data(column, ref)                                      # (N, 1) labels
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"y_train": np.full((6, 2), 0.5)}, r"y_train has shape \(6, 2\) but is not one-hot"),
+    ({"y_train": np.array(["a", "b", "a", "b", "a", "b"]), "y_test": np.array(["a", "b"]), "classes": np.array(["a"])},
+     r"labels \['b'\] are not in its classes array \['a'\]"),
+    ({"y_train": np.array(["a", "b", "a", "b", "a", "b"])}, "mix class names and numbers"),
+    ({"y_train": np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.5])}, "holds values that are not class indices"),
+    ({"y_train": np.array([[[0]]] * 6)}, r"y_train has shape \(6, 1, 1\)"),
+])
+def test_npz_labels_that_are_not_classes_are_refused(tmp_path, change, message):
+    with pytest.raises(DataError, match=message):
+        load_dataset(_npz(tmp_path / "d.npz", **{**_good_arrays(), **change}))
+
+
+def test_npz_object_arrays_are_refused_without_pickle_advice(tmp_path):
+    a = _good_arrays()
+    a["y_train"] = np.array([0, "1", 0, 1, 0, 1], dtype=object)
+    np.savez(tmp_path / "o.npz", **a)                                # np.savez pickles object arrays
+    with pytest.raises(DataError, match="array 'y_train' holds Python objects") as e:
+        load_dataset(f"npz:{tmp_path / 'o.npz'}")
+    assert "allow_pickle" not in str(e.value)
+
+
+# ---------------------------------------------------------------- folder datasets and splits
+
+def _colour_folder(root, test_classes=("blue", "red")):
+    from PIL import Image
+    for split, classes in (("train", ("blue", "red")), ("test", test_classes)):
+        for c in classes:
+            os.makedirs(root / split / c)
+            Image.new("RGB", (8, 8), (0, 0, 255) if c == "blue" else (255, 0, 0)).save(root / split / c / "0.png")
+
+
+def test_a_folder_whose_test_split_lacks_a_class_is_refused(tmp_path):
+    """It used to score 100 %: the missing class was never tested."""
+    _colour_folder(tmp_path, test_classes=("blue",))
+    with pytest.raises(DataError, match=r"classes \[1\] have no test images \('red'\)"):
+        load_dataset(f"folder:{tmp_path}", im_size=8)
+
+
+def test_a_folder_with_an_extra_test_class_or_a_broken_image_is_refused(tmp_path):
+    _colour_folder(tmp_path / "a", test_classes=("blue", "red", "green"))
+    with pytest.raises(DataError, match=r"has classes \['green'\] that .* does not"):
+        load_dataset(f"folder:{tmp_path / 'a'}", im_size=8)
+    _colour_folder(tmp_path / "b")
+    (tmp_path / "b" / "train" / "red" / "1.jpg").write_bytes(b"\xff\xd8 truncated")
+    with pytest.raises(DataError, match=r"1.jpg: not a readable image \(UnidentifiedImageError\); remove or replace"):
+        load_dataset(f"folder:{tmp_path / 'b'}", im_size=8)
+
+
+def test_an_empty_split_is_refused(tmp_path):
+    a = _good_arrays()
+    a["x_test"], a["y_test"] = a["x_test"][:0], a["y_test"][:0]
+    with pytest.raises(DataError, match="the test split has no images"):
+        load_dataset(_npz(tmp_path / "d.npz", **a))

@@ -9,9 +9,11 @@ import os
 import pytest
 import torch
 
+import datadam_lib
 from datadam_lib import CheckpointError, DataError, SyntheticSet, distill, override
 from datadam_lib.method.augment import DSAConfig
 from datadam_lib.method.config import MethodConfig
+from datadam_lib.method.validation import ConfigError
 from datadam_lib.method.distill import Objective, check_config, kcenter_indices, step
 from datadam_lib.method.losses import attention_map, class_means
 from datadam_lib.method.models import EncoderSpec, build_encoder
@@ -209,8 +211,98 @@ def test_resume_rejects_a_checkpoint_of_another_config(baseline, digits, tmp_pat
     cfg, _ = baseline
     ck = str(tmp_path / "c.pt")
     distill(override(cfg, {"distill.iterations": 1}), digits, checkpoint=ck, checkpoint_every=1, progress=False)
-    with pytest.raises(CheckpointError, match="different config"):
+    with pytest.raises(CheckpointError, match=r"different config \(distill.iterations: 1 vs 3: checkpoint vs now\)"):
         distill(cfg, digits, checkpoint=ck, checkpoint_every=1, progress=False)
+
+
+def test_resume_treats_an_integer_float_field_as_the_same_config(baseline, digits, tmp_path):
+    """``--set distill.method.power=4`` is the default power 4.0: the same run."""
+    cfg, syn = baseline
+    ck = str(tmp_path / "c.pt")
+    distill(override(cfg, {"distill.method.power": 4.0}), digits, checkpoint=ck, checkpoint_every=1, stop_after=1,
+            progress=False)
+    resumed = distill(override(cfg, {"distill.method.power": 4}), digits, checkpoint=ck, checkpoint_every=1,
+                      progress=False)
+    assert torch.equal(resumed.images, syn.images)
+
+
+def test_resume_rejects_a_checkpoint_of_other_data(tiny_data, small_config, tmp_path):
+    """The same name and shapes with other contents (a dataset file replaced
+    at the same path) must not resume the old run on the new data."""
+    cfg = small_config(ipc=2, width=8, dataset="tiny")
+    old, new = tiny_data(counts=(4, 4, 4), seed=0), tiny_data(counts=(4, 4, 4), seed=1)
+    ck = str(tmp_path / "c.pt")
+    distill(cfg, old, checkpoint=ck, checkpoint_every=1, stop_after=1, progress=False)
+    with pytest.raises(CheckpointError, match=r"other data than 'tiny' holds now \(digest: '[0-9a-f]+' vs '[0-9a-f]+'"):
+        distill(cfg, new, checkpoint=ck, checkpoint_every=1, progress=False)
+    distill(cfg, old, checkpoint=ck, checkpoint_every=1, progress=False)          # the old data still resume
+
+
+def test_a_checkpoint_without_a_data_fingerprint_is_refused(baseline, digits, tmp_path):
+    cfg, _ = baseline
+    ck = tmp_path / "c.pt"
+    distill(cfg, digits, checkpoint=str(ck), checkpoint_every=1, stop_after=1, progress=False)
+    state = torch.load(ck, weights_only=True)
+    del state["dataset"]
+    torch.save(state, ck)
+    with pytest.raises(CheckpointError, match="does not record which data"):
+        distill(cfg, digits, checkpoint=str(ck), checkpoint_every=1, progress=False)
+
+
+def test_a_resumed_run_reports_its_total_wall_time_and_where_it_resumed(baseline, digits, tmp_path):
+    cfg, syn = baseline
+    assert syn.info["resumed_at"] == []
+    ck = str(tmp_path / "c.pt")
+    distill(cfg, digits, checkpoint=ck, checkpoint_every=1, stop_after=1, progress=False)
+    first = torch.load(ck, weights_only=True)["wall_time_s"]
+    distill(cfg, digits, checkpoint=ck, checkpoint_every=1, stop_after=2, progress=False)
+    second = torch.load(ck, weights_only=True)
+    assert second["wall_time_s"] > first and second["resumed_at"] == [1]
+    done = distill(cfg, digits, checkpoint=ck, checkpoint_every=1, progress=False)
+    assert done.info["resumed_at"] == [1, 2]
+    assert done.info["wall_time_s"] > second["wall_time_s"]                    # the whole run, not the last part
+    assert torch.equal(done.images, syn.images)
+
+
+def _interrupt_at(monkeypatch, iterations: set[int], times: int = 1):
+    """Deliver Ctrl-C (a real SIGINT) ``times`` times during each of ``iterations``."""
+    import signal
+    distill_mod = importlib.import_module("datadam_lib.method.distill")
+    real, count = distill_mod.step, []
+
+    def step(*a, **k):
+        count.append(1)
+        if len(count) in iterations:
+            for _ in range(times):
+                signal.raise_signal(signal.SIGINT)
+        return real(*a, **k)
+    monkeypatch.setattr(distill_mod, "step", step)
+
+
+def test_ctrl_c_finishes_the_iteration_writes_a_checkpoint_and_resumes_exactly(baseline, digits, tmp_path,
+                                                                                monkeypatch):
+    import signal
+    from datadam_lib.method.distill import Interrupted
+    cfg, syn = baseline
+    ck = str(tmp_path / "c.pt")
+    _interrupt_at(monkeypatch, {2})
+    with pytest.raises(Interrupted) as e:
+        distill(cfg, digits, checkpoint=ck, checkpoint_every=100, progress=False)
+    assert e.value.iteration == 2 and e.value.checkpoint == ck
+    assert torch.load(ck, weights_only=True)["iteration"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler      # restored
+    monkeypatch.undo()
+    resumed = distill(cfg, digits, checkpoint=ck, checkpoint_every=100, progress=False)
+    assert torch.equal(resumed.images, syn.images) and resumed.losses == syn.losses
+
+
+def test_a_second_ctrl_c_stops_at_once(baseline, digits, tmp_path, monkeypatch):
+    from datadam_lib.method.distill import Interrupted
+    cfg, _ = baseline
+    _interrupt_at(monkeypatch, {2}, times=2)
+    with pytest.raises(KeyboardInterrupt) as e:
+        distill(cfg, digits, checkpoint=str(tmp_path / "c.pt"), checkpoint_every=100, progress=False)
+    assert not isinstance(e.value, Interrupted) and not (tmp_path / "c.pt").exists()
 
 
 def test_resume_from_a_garbage_checkpoint(baseline, digits, tmp_path):
@@ -257,13 +349,14 @@ def test_ipc_larger_than_a_class(digits, small_config):
         distill(cfg, digits, progress=False)
 
 
-@pytest.mark.parametrize("change,match", [({"distill.ipc": 0}, "ipc must be at least 1"),
-                                          ({"distill.init": "zeros"}, "unknown init 'zeros'"),
-                                          ({"distill.batch_real": 0}, "batch_real >= 1")])
-def test_bad_distill_settings(tiny_data, small_config, change, match):
-    cfg = override(small_config(width=8), change)
-    with pytest.raises(ValueError, match=match):
-        check_config(cfg, tiny_data())
+@pytest.mark.parametrize("change,match", [
+    ({"distill.ipc": 0}, r"distill.ipc=0 is invalid: expected an integer >= 1"),
+    ({"distill.init": "zeros"}, r"distill.init='zeros' is invalid: expected one of 'kcenter', 'noise', 'real'"),
+    ({"distill.batch_real": 0}, r"distill.batch_real=0 is invalid: expected an integer >= 1")])
+def test_bad_distill_settings(small_config, change, match):
+    # caught where the config is made, before any data is loaded
+    with pytest.raises(ConfigError, match=match):
+        override(small_config(width=8), change)
 
 
 def test_batch_real_is_capped_by_the_smallest_class(tiny_data, small_config):
@@ -285,7 +378,8 @@ def test_save_load_round_trip(tmp_path, small_config):
     assert sorted(os.listdir(out)) == ["config.json", "manifest.json", "synthetic.pt"]
     t = SyntheticSet.load(out)
     assert torch.equal(t.images, s.images) and torch.equal(t.labels, s.labels)
-    assert t.classes == s.classes and t.config == s.config and t.losses == s.losses and t.info == s.info
+    assert t.classes == s.classes and t.config == s.config and t.losses == s.losses
+    assert t.info == {**s.info, "datadam_lib": datadam_lib.__version__}      # the record marks a kit output
     assert set(t.snapshots) == {0} and torch.equal(t.snapshots[0], s.snapshots[0])
     # saving again replaces the directory whole
     s2 = _small_set(small_config, seed=1)
@@ -313,7 +407,7 @@ def test_load_missing_or_inconsistent(tmp_path, small_config):
         SyntheticSet.load(str(out))
     _small_set(small_config).save(str(out))
     os.remove(out / "config.json")
-    with pytest.raises(CheckpointError, match="config.json is missing"):
+    with pytest.raises(CheckpointError, match="config.json or manifest.json is missing"):
         SyntheticSet.load(str(out))
 
 

@@ -2,6 +2,7 @@
 (gloo, loopback only) give the single-process result with the same seed, and
 checkpoints move between sharded and single-process runs."""
 import datetime
+import glob
 import os
 import shutil
 import socket
@@ -57,6 +58,13 @@ def _worker(rank: int, world: int, port: int, tmp: str) -> None:
                        os.path.join(tmp, "result.pt"))
     finally:
         dist.destroy_process_group()
+    with open(os.path.join(tmp, f"threads-{rank}.txt"), "w") as f:      # what is left of the group
+        f.write("\n".join(_native_threads()))
+
+
+def _native_threads() -> list[str]:
+    """Names of this process's native threads (Linux), e.g. gloo's pt_gloo_runloop."""
+    return sorted(open(p).read().strip() for p in glob.glob("/proc/self/task/*/comm"))
 
 
 def test_class_slice_covers_every_class_once():
@@ -81,7 +89,7 @@ def test_two_gloo_ranks_equal_the_single_process_run(tmp_path):
 
     mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
 
-    out = torch.load(tmp_path / "result.pt")
+    out = torch.load(tmp_path / "result.pt", weights_only=True)
     images, losses, snapshots = out["full"]
     torch.testing.assert_close(images, ref.images, atol=1e-5, rtol=0)
     torch.testing.assert_close(torch.tensor(losses), torch.tensor(ref.losses), atol=1e-5, rtol=1e-5)
@@ -93,6 +101,12 @@ def test_two_gloo_ranks_equal_the_single_process_run(tmp_path):
     shutil.copy(tmp_path / "sharded.pt", tmp_path / "sharded-copy.pt")
     again = distill(cfg, data, checkpoint=str(tmp_path / "sharded-copy.pt"), checkpoint_every=1, progress=False)
     torch.testing.assert_close(again.images, ref.images, atol=1e-5, rtol=0)
+    # destroy_process_group really destroyed the group: no gloo thread outlives it into interpreter exit, where
+    # tearing it down sometimes aborted the process (SIGABRT, "terminate called without an active exception")
+    if _native_threads():
+        for rank in (0, 1):
+            left = (tmp_path / f"threads-{rank}.txt").read_text().split()
+            assert not [t for t in left if "gloo" in t], (rank, left)
 
 
 def test_torchrun_cli_writes_the_single_process_result(tmp_path):

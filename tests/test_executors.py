@@ -7,12 +7,11 @@ import math
 import shutil
 
 import pytest
+import submitit  # a test dependency (pyproject's [test] extra): missing, this file fails loudly, never skips
 
 from datadam_lib.kit import executors
 from datadam_lib.kit.executors import (ClusterConfig, JobError, collect, load_cluster_config, run_jobs,
                                    slurm_parameters, submit_jobs)
-
-submitit = pytest.importorskip("submitit")
 
 # Jobs are a module-level function of plain data; math.factorial is picklable by
 # reference in any process and fails on negative numbers.

@@ -217,10 +217,11 @@ def test_objective_layers():
 
 
 def test_objective_rejects_unknown_or_empty_components():
-    with pytest.raises(ValueError, match="unknown loss components"):
-        Objective(MethodConfig(components=("sam", "kl")), 32)
-    with pytest.raises(ValueError):
-        Objective(MethodConfig(components=()), 32)
+    # refused where the config is made (MethodConfig.__post_init__), before any Objective
+    with pytest.raises(ValueError, match=r"components=\('sam', 'kl'\) is invalid: expected a non-empty tuple"):
+        MethodConfig(components=("sam", "kl"))
+    with pytest.raises(ValueError, match=r"components=\(\) is invalid"):
+        MethodConfig(components=())
 
 
 @pytest.mark.parametrize("power,norm,distance", [(4.0, "l2", "mse"), (1.0, "l1", "mae"), (3.0, "none", "cosine"),

@@ -71,6 +71,32 @@ def test_cache_is_written_then_reused(tmp_path, monkeypatch):
         fit_zca(x, eps=0.2, cache_dir=str(tmp_path), key="toy")
 
 
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong shape", "not finite", "missing key"])
+def test_a_damaged_cache_file_is_fitted_again(tmp_path, capsys, damage):
+    x = correlated(dtype=torch.float32, seed=4)
+    fresh = fit_zca(x, cache_dir=str(tmp_path), key="toy")
+    [name] = os.listdir(tmp_path / ".zca")
+    path = tmp_path / ".zca" / name
+    good = path.read_bytes()
+    state = torch.load(path, weights_only=True)
+    if damage == "garbage":
+        path.write_bytes(b"\x00not a torch file" * 40)
+    elif damage == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif damage == "wrong shape":
+        torch.save({**state, "transform_matrix": torch.eye(3)}, path)
+    elif damage == "not finite":
+        torch.save({**state, "mean_vector": state["mean_vector"] * float("nan")}, path)
+    else:
+        torch.save({k: v for k, v in state.items() if k != "transform_inv"}, path)
+    again = fit_zca(x, cache_dir=str(tmp_path), key="toy")
+    err = capsys.readouterr().err
+    assert f"ZCA cache: {path} is unreadable or not a whitening of these data; fitting again" in err
+    assert "delete" not in err
+    torch.testing.assert_close(again(x.flatten(1)), fresh(x.flatten(1)), atol=0, rtol=0)
+    assert path.read_bytes() == good                    # rewritten: the next load is a hit again
+
+
 def test_no_cache_dir_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     fit_zca(correlated(n=50, dtype=torch.float32))
@@ -84,7 +110,7 @@ def test_load_dataset_with_zca_round_trips_to_pixels(tmp_path):
     base = rng.integers(0, 200, (3, 6, 6, 3))
     x = (base[y] + rng.integers(0, 56, (300, 6, 6, 3))).astype(np.uint8)      # correlated pixels
     path = tmp_path / "d.npz"
-    np.savez(path, x_train=x, y_train=y, x_test=x[:6], y_test=y[:6])
+    np.savez(path, x_train=x, y_train=y, x_test=x[::50], y_test=y[::50])       # 2 test images per class
     plain = load_dataset(f"npz:{path}", root=str(tmp_path))
     white = load_dataset(f"npz:{path}", root=str(tmp_path), zca=True)
     assert plain.zca is None and white.zca is not None and os.listdir(tmp_path / ".zca")
@@ -103,7 +129,7 @@ def test_mtt_preprocessing_whitens_the_pixels_without_normalising_them(tmp_path)
     y = np.repeat(np.arange(2), 60)
     x = (rng.integers(0, 120, (2, 5, 5, 3))[y] + rng.integers(0, 100, (120, 5, 5, 3))).astype(np.uint8)
     path = tmp_path / "d.npz"
-    np.savez(path, x_train=x, y_train=y, x_test=x[:4], y_test=y[:4])
+    np.savez(path, x_train=x, y_train=y, x_test=x[::30], y_test=y[::30])       # 2 test images per class
     name = f"npz:{path}"
     mtt = load_dataset(name, root=str(tmp_path), zca=True)
     norm_zca = load_dataset(name, root=str(tmp_path), zca=True, preprocess="normalise+zca")

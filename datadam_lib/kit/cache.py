@@ -13,10 +13,14 @@ Layout under the cache root (``$DATADAM_CACHE``, else ``cache/`` in the kit)::
     sets/<key>/synthetic.pt, config.json, manifest.json, key.json   (any kind of set)
     eval/<key>.json
 
-Writes are atomic: a distilled set is written to a temporary directory that
-replaces the entry in one rename (``SyntheticSet.save``), an evaluation to a
+Writes are atomic: a new distilled set is written to a temporary directory
+that becomes the entry in one rename (``SyntheticSet.save``; a recomputed
+entry is replaced file by file, and a set whose files were not written
+together is refused on load, so recomputed again), an evaluation to a
 temporary file renamed into place (``io.write_json``). An interrupted run
-leaves either the old entry or none, never half of one.
+leaves either the old entry or none, never half of one. Entries are named by
+their key, so the cache writes only the kit's own files (``io``'s writer
+rule): nothing else under the cache root is touched.
 
     syn, hit = distill_cached(cfg, data)
     result, hit = evaluate_cached(cfg, data, syn.images, syn.labels, kind="datadam")
@@ -32,44 +36,13 @@ import time
 import torch
 
 from .. import method
-from ..method.config import Config
-from ..method.data import RealData
+from ..method.config import Config, canonical
+from ..method.data import RealData, dataset_identity
 from ..method.distill import SyntheticSet
 from ..method.sets import get_kind, make_set
 from ..method.evaluate import EvalResult, evaluate
 from ..method.io import CheckpointError, device_description, manifest, write_json
 from .paths import cache_root
-
-
-def dataset_identity(data: RealData) -> dict:
-    """Name, shapes, classes and a fingerprint of the contents of ``data``:
-    a hash of the labels and of every k-th training and test image (k chosen
-    so that about 2,000 images are hashed, fast even for ImageNet)."""
-    h = hashlib.sha256()
-    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
-        step = max(1, len(x) // 1000)
-        h.update(y.detach().cpu().numpy().tobytes())
-        h.update(x[::step].detach().cpu().float().contiguous().numpy().tobytes())
-    return {"name": data.name, "train": list(data.x_train.shape), "test": list(data.x_test.shape),
-            "classes": list(data.classes), "zca": data.zca is not None, "digest": h.hexdigest()[:32]}
-
-
-def canonical(obj) -> dict:
-    """A config dataclass as a dict with each float field holding a float:
-    ``power=4`` (from an override) and ``power=4.0`` (the default) are the
-    same config and must share a cache entry."""
-    import dataclasses
-    out = {}
-    for f in dataclasses.fields(obj):
-        v = getattr(obj, f.name)
-        if dataclasses.is_dataclass(v):
-            v = canonical(v)
-        elif isinstance(v, int) and not isinstance(v, bool) and "float" in str(f.type):
-            v = float(v)
-        elif isinstance(v, tuple):
-            v = list(v)
-        out[f.name] = v
-    return out
 
 
 def make_key(kind: str, payload: dict, identity: dict, seed: int) -> str:
@@ -134,7 +107,7 @@ def set_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root
         except CheckpointError as e:
             _log(f"cache: recomputing unreadable entry {entry} ({e})")
     syn = make_set(kind, cfg, data, tuple(sorted(want)), progress)
-    syn.save(entry)
+    syn.save(entry, overwrite=True)   # the entry is the kit's by its name (its record may be what was unreadable)
     write_json({"key": key, "kind": kind, "dataset": dataset_identity(data), "seed": cfg.seed,
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, os.path.join(entry, "key.json"))
     return syn, False, entry

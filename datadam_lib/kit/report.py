@@ -13,6 +13,10 @@ or the kit):
   executed notebook ``results/<scale>/<target>.ipynb``;
 - beside each: ``<file>.manifest.json`` (git SHA and whether the code was
   modified, packages, device, seeds, scale, preset, parameters, times).
+
+The writer rule (``method/io.py``): a run replaces only files the kit wrote
+(those with a manifest beside them); a file of someone else's at one of these
+paths is refused with an OutputError before it is touched.
 """
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ import math
 import os
 import time
 
-from ..method.io import atomic_write_text, default_device, device_description, manifest, write_json
+from ..method.io import atomic_write_text, check_output_file, default_device, device_description, manifest, \
+    write_json
 from .paths import data_root, output_root
 from .registry import SCALES, Setting, Target, TargetError, dataset_present, get, missing_dataset_message
 
@@ -145,6 +150,8 @@ class Run:
         """``figures/<scale>/<target>[_part].png`` and ``.pdf``, each with its
         manifest (which also holds the numbers, once :meth:`save_csv` has them)."""
         from .plots import save
+        for ext in ("png", "pdf"):
+            check_output_file(f"{self.figure_path(part)}.{ext}")
         paths = save(fig, self.figure_path(part))
         for p in paths:
             self._write_manifest(p, figure_part=part or None, numbers=self.summary)
@@ -154,6 +161,7 @@ class Run:
         """``results/<scale>/<target>.csv`` (one row per setting) with its
         manifest, which also lists every job's row (cache hits, times)."""
         path = self.results_path("csv")
+        check_output_file(path)
         self.summary = summary
         write_csv(summary, path)
         self._write_manifest(path, jobs=rows or [])
@@ -205,6 +213,7 @@ class Run:
             foot += ["", extra]
         text = "\n".join(head + lines + foot)
         path = self.results_path("md")
+        check_output_file(path)
         atomic_write_text(text + "\n", path)
         self._write_manifest(path)
         return text

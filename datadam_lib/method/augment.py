@@ -2,7 +2,8 @@
 Sec. 1.2 and Table 2), vectorised, with its random parameters as an explicit
 dict (the kornia.augmentation style): ``sample`` draws them once from a
 ``torch.Generator``; ``apply`` replays them on any batch. Siamese use = sample
-one row per class and replay it on that class's real *and* synthetic images.
+one row per class and replay it on that class's real *and* synthetic images
+(:func:`siamese`).
 
 Mode 'S' (as released): each row picks ONE of the enabled ops. Every op is
 written so that a row that did not pick it is left unchanged, which lets one
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .validation import at_least, between, check_fields, non_negative, subset_of
+
 OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
 
 Params = dict[str, torch.Tensor]
@@ -41,6 +44,11 @@ class DSAConfig:
     rotate: float = 15.0
     ops: tuple[str, ...] = OPS
 
+    def __post_init__(self):
+        check_fields(self, brightness=non_negative(), saturation=non_negative(), contrast=non_negative(),
+                     crop=between(0, 0.5), cutout=between(0, 1), flip=between(0, 1), scale=at_least(1),
+                     rotate=between(0, 180), ops=subset_of(OPS))
+
 
 def _uniform(n: int, g: torch.Generator, device) -> torch.Tensor:
     return torch.rand(n, generator=g, device=device)
@@ -52,9 +60,6 @@ def sample(cfg: DSAConfig, n: int, size: int, generator: torch.Generator,
 
     Each row gets one op index into ``cfg.ops`` (or ``op`` for all rows when
     given) and every op's magnitudes; ``apply`` uses only the chosen op's."""
-    unknown = set(cfg.ops) - set(OPS)
-    if unknown:
-        raise ValueError(f"unknown DSA ops {sorted(unknown)}; choose from {OPS}")
     dev = generator.device
     u = lambda: _uniform(n, generator, dev)  # noqa: E731
     if op is None:
@@ -142,14 +147,17 @@ def _cutout_mask(params: Params, ops: tuple[str, ...], size: int, h: int, w: int
     return (~hole)[:, None]
 
 
-def siamese(cfg: DSAConfig, batches: list[torch.Tensor], num_classes: int,
-            generator: torch.Generator) -> list[torch.Tensor]:
-    """Augment class-major batches with one parameter row per class, shared by
-    every image of that class in every batch (real and synthetic alike)."""
-    params = sample(cfg, num_classes, batches[0].shape[-1], generator)
+def siamese(cfg: DSAConfig, batches: list[torch.Tensor], params: Params,
+            classes: tuple[int, int] | None = None) -> list[torch.Tensor]:
+    """Augment class-major batches of classes ``lo..hi-1`` (``classes``; default
+    every row of ``params``) with one parameter row per class, shared by every
+    image of that class in every batch (real and synthetic alike): row k of
+    ``params`` (drawn by :func:`sample` for all classes) augments class k.
+    ``distill.step`` augments through this function only."""
+    lo, hi = classes if classes is not None else (0, len(params["op"]))
     out = []
     for x in batches:
-        rows = torch.arange(num_classes, device=x.device).repeat_interleave(x.shape[0] // num_classes)
+        rows = torch.arange(lo, hi, device=x.device).repeat_interleave(x.shape[0] // (hi - lo))
         out.append(apply(x, params, cfg, rows))
     return out
 

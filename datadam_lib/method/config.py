@@ -25,7 +25,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .augment import DSAConfig
+from .losses import DISTANCES, NORMALISATIONS
 from .models import EncoderSpec
+from .validation import ConfigError, Rule, at_least, between, check_fields, non_negative, one_of, positive, \
+    subset_of
+
+# The names each registry accepts (the registries live in the modules that
+# use them, above this one; tests/test_config.py checks that they agree).
+LOSS_COMPONENTS = ("sam", "mmd", "feature", "pixel")     # distill.Objective
+INIT_METHODS = ("real", "noise", "kcenter")              # distill.INITS
+SCHEDULES = ("half", "step")                             # training.lr_at
+EVAL_AUGMENT_NAMES = ("dsa", "autoaugment", "randaugment", "none")  # training.EVAL_AUGMENTS
+
+_SAM_LAYERS = Rule(lambda v: v in ("all_but_last", "all") if isinstance(v, str) else len(v) > 0 and min(v) >= 1,
+                   "'all_but_last', 'all' or a tuple of 1-based layer numbers such as (1, 2)", full=True)
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,11 @@ class MethodConfig:
     components: tuple[str, ...] = ("sam", "mmd")
     task_balance: float | None = None   # lambda; None: 0.01 at <= 32 px, 0.02 above (Table 2)
     loss_scale: float = 100.0           # x100 on both terms, as released (docs/presets.md: why); table2: 1
+
+    def __post_init__(self):
+        check_fields(self, power=positive(), attention_norm=one_of(NORMALISATIONS), distance=one_of(DISTANCES),
+                     sam_layers=_SAM_LAYERS, components=subset_of(LOSS_COMPONENTS), task_balance=non_negative(),
+                     loss_scale=positive())
 
     def lambda_for(self, im_size: int) -> float:
         if self.task_balance is not None:
@@ -65,6 +83,11 @@ class DistillConfig:
     dsa: DSAConfig | None = DSAConfig()
     class_chunk: int | None = None      # classes per forward pass; None: as many as fit memory_budget_mb
     memory_budget_mb: int = 4096        # activation memory one class chunk may use (auto chunking)
+
+    def __post_init__(self):
+        check_fields(self, ipc=at_least(1), iterations=at_least(0), lr_images=positive(),
+                     momentum=between(0, 1, hi_open=True), batch_real=at_least(1), init=one_of(INIT_METHODS),
+                     class_chunk=at_least(1), memory_budget_mb=at_least(1))
 
     def image_lr(self) -> float:
         if self.lr_images is not None:
@@ -89,6 +112,12 @@ class EvalConfig:
     augment: str = "dsa"                # dsa | autoaugment | randaugment | none (Fig. 4)
     batch_test: int = 256
 
+    def __post_init__(self):
+        check_fields(self, epochs=at_least(1), lr=positive(), momentum=between(0, 1, hi_open=True),
+                     weight_decay=non_negative(), batch_size=at_least(1), schedule=one_of(SCHEDULES),
+                     step_size=at_least(1), gamma=positive(), num_models=at_least(1),
+                     augment=one_of(EVAL_AUGMENT_NAMES), batch_test=at_least(1))
+
 
 PREPROCESS = {
     "mtt": "ZCA (kornia, eps 0.1) of the [0, 1] pixels for datasets that use it (CIFAR), without mean/std "
@@ -108,6 +137,11 @@ class Config:
     preprocess: str = "mtt"             # PREPROCESS: how images are normalised / whitened
     distill: DistillConfig = DistillConfig()
     evaluate: EvalConfig = EvalConfig()
+
+    def __post_init__(self):
+        # preset and scale are labels (make_config checks the names it is given)
+        check_fields(self, dataset=Rule(bool, "a dataset name, npz:PATH or folder:PATH", full=True),
+                     seed=between(0, 2**32 - 1), preprocess=one_of(PREPROCESS))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -166,15 +200,24 @@ def make_config(preset: str = "paper", scale: str = "paper", dataset: str = "dig
         raise KeyError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
     base, s = PRESETS[preset], SCALES[scale]
     d, e = base.distill, base.evaluate
-    cfg = replace(base, dataset=dataset, scale=scale, seed=seed,
-                  distill=replace(d, ipc=ipc, iterations=_cap(d.iterations, s.iterations),
-                                  batch_real=_cap(d.batch_real, s.batch_real)),
-                  evaluate=replace(e, epochs=_cap(e.epochs, s.epochs), num_models=_cap(e.num_models, s.num_models)))
+    cfg = override(base, {"dataset": dataset, "scale": scale, "seed": seed, "distill.ipc": ipc,
+                          "distill.iterations": _cap(d.iterations, s.iterations),
+                          "distill.batch_real": _cap(d.batch_real, s.batch_real),
+                          **scale_evaluation(e, scale)})
     return override(cfg, overrides or {})
 
 
+def scale_evaluation(e: EvalConfig, scale: str) -> dict[str, int]:
+    """The overrides that cap the evaluation ``e`` at ``scale`` (``evaluate DIR
+    --scale``: a set distilled at one scale evaluated at another)."""
+    s = SCALES[scale]
+    return {"evaluate.epochs": _cap(e.epochs, s.epochs), "evaluate.num_models": _cap(e.num_models, s.num_models)}
+
+
 def override(cfg, changes: dict[str, Any]):
-    """Replace nested fields by dotted path: ``{"distill.method.power": 2}``."""
+    """Replace nested fields by dotted path: ``{"distill.method.power": 2}``.
+    Lists become tuples (as in ``from_dict``); a bad value raises ConfigError
+    naming the whole dotted path."""
     for path, value in changes.items():
         head, _, rest = path.partition(".")
         if not dataclasses.is_dataclass(cfg) or head not in {f.name for f in dataclasses.fields(cfg)}:
@@ -184,8 +227,39 @@ def override(cfg, changes: dict[str, Any]):
                 value = override(getattr(cfg, head), {rest: value})
             except KeyError:  # name the whole dotted path the user gave, not its last part
                 raise KeyError(f"no config field {path!r} in {type(cfg).__name__}") from None
-        cfg = replace(cfg, **{head: value})
+            except ConfigError as e:
+                raise e.under(head) from None
+        cfg = replace(cfg, **{head: tuple(value) if isinstance(value, list) else value})
     return cfg
+
+
+def canonical(obj) -> dict:
+    """A config dataclass as a dict with each float field holding a float:
+    ``power=4`` (from an override) and ``power=4.0`` (the default) are the
+    same config (cache keys, checkpoint matching)."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if dataclasses.is_dataclass(v):
+            v = canonical(v)
+        elif isinstance(v, int) and not isinstance(v, bool) and "float" in str(f.type):
+            v = float(v)
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[f.name] = v
+    return out
+
+
+def differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Dotted paths where two (canonical) config dicts differ, with both values."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k, "<absent>"), b.get(k, "<absent>")
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += differences(x, y, f"{prefix}{k}.")
+        elif x != y:
+            out.append(f"{prefix}{k}: {x!r} vs {y!r}")
+    return out
 
 
 _NESTED = {"distill": DistillConfig, "evaluate": EvalConfig, "method": MethodConfig,
@@ -193,13 +267,17 @@ _NESTED = {"distill": DistillConfig, "evaluate": EvalConfig, "method": MethodCon
 
 
 def from_dict(d: dict, cls: type = Config):
-    """Inverse of ``Config.to_dict`` (JSON lists become tuples again)."""
+    """Inverse of ``Config.to_dict`` (JSON lists become tuples again); a bad
+    value raises ConfigError naming its dotted path."""
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name in d:
             v = d[f.name]
             if isinstance(v, dict):
-                v = from_dict(v, _NESTED[f.name])
+                try:
+                    v = from_dict(v, _NESTED[f.name])
+                except ConfigError as e:
+                    raise e.under(f.name) from None
             elif isinstance(v, list):
                 v = tuple(v)
             kwargs[f.name] = v

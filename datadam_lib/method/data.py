@@ -13,7 +13,9 @@ and how to get it.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
+import zipfile
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -117,8 +119,11 @@ def _read_images(files: list[str], size: int) -> np.ndarray:
     from PIL import Image
     out = np.empty((len(files), size, size, 3), np.uint8)
     for i, f in enumerate(files):
-        with Image.open(f) as im:
-            out[i] = np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR))
+        try:
+            with Image.open(f) as im:
+                out[i] = np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR))
+        except (OSError, ValueError, Image.DecompressionBombError) as e:   # PIL's UnidentifiedImageError is an OSError
+            raise DataError(f"{f}: not a readable image ({type(e).__name__}); remove or replace it") from None
     return out
 
 
@@ -141,10 +146,14 @@ def image_folder(root: str, size: int, name: str = "folder", classes: list[str] 
     if not os.path.isdir(train) or test is None:
         raise _missing(name, root, "train/<class>/*.jpg and test/<class>/*.jpg (or val/)",
                        "arrange the images in that layout")
-    classes = classes or sorted(os.listdir(train))
+    classes = classes or sorted(c for c in os.listdir(train) if os.path.isdir(os.path.join(train, c)))
     missing = [c for c in classes if not os.path.isdir(os.path.join(train, c))]
     if missing:
         raise _missing(name, train, f"one folder per class, e.g. {missing[0]}/", "download the full set")
+    extra = sorted(set(c for c in os.listdir(test) if os.path.isdir(os.path.join(test, c))) - set(classes))
+    if extra:
+        raise DataError(f"{name}: {test} has classes {extra[:5]} that {train} does not; "
+                        "the two splits need the same class folders")
     xtr, ytr = _folder_split(train, classes, size)
     xte, yte = _folder_split(test, classes, size)
     return Arrays(xtr, ytr, xte, yte, names or classes)
@@ -195,42 +204,131 @@ def _imagenet64(root: str, download: bool) -> Arrays:
 
 
 def load_npz(path: str) -> Arrays:
-    """Any ``.npz`` with x_train, y_train, x_test, y_test (images N,H,W,C or
-    N,C,H,W; uint8 0..255 or float 0..1) and optionally ``classes``."""
+    """Any ``.npz`` with x_train, y_train, x_test, y_test and optionally ``classes``.
+
+    Images: (N, H, W, C), (N, C, H, W) or (N, H, W); uint8, integers in
+    0..255, or floats in [0, 1] or [0, 255] (the values' range says which,
+    and both splits must agree; anything else is refused, never clipped).
+    Labels: class indices (N,), one-hot rows (N, K), or class names (strings,
+    ordered as ``classes`` when given, else sorted). Arrays of Python objects
+    are refused: loading them could run code."""
     if not os.path.isfile(path):
         raise _missing("npz", path, "an .npz file with x_train, y_train, x_test, y_test",
                        "check the path (pass --dataset npz:/path/to/file.npz)")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not an .npz archive (a zip of .npy arrays); "
+                        "write one with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)")
     keys = ("x_train", "y_train", "x_test", "y_test")
+    a: dict[str, np.ndarray] = {}
     try:
-        z = np.load(path, allow_pickle=False)
-        missing = [k for k in keys if k not in z.files]
-        if missing:
-            raise DataError(f"{path}: missing arrays {missing}; an .npz dataset needs {', '.join(keys)}")
-        x_train, y_train, x_test, y_test = (z[k] for k in keys)
-        classes = [str(c) for c in z["classes"]] if "classes" in z.files else None
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in keys if k not in z.files]
+            if missing:
+                raise DataError(f"{path}: missing arrays {missing}; an .npz dataset needs {', '.join(keys)}")
+            for k in keys + (("classes",) if "classes" in z.files else ()):
+                try:
+                    a[k] = z[k]
+                except ValueError:   # numpy refuses object arrays without allow_pickle, rightly
+                    raise DataError(f"{path}: array {k!r} holds Python objects (dtype=object), which the kit does "
+                                    "not load; save it as numbers, or names as fixed-width strings "
+                                    "(numpy.asarray(names, dtype=str))") from None
     except DataError:
         raise
-    except Exception as e:  # zipfile/pickle errors from a damaged file
-        raise DataError(f"{path}: not a readable .npz ({e}); re-create or re-download it") from None
-    x_train, x_test = (_to_uint8_nhwc(a, path, k) for a, k in ((x_train, "x_train"), (x_test, "x_test")))
-    num = int(max(y_train.max(), y_test.max())) + 1
-    return Arrays(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
-                  classes or [str(i) for i in range(num)])
+    except Exception as e:  # a damaged zip or .npy member
+        raise DataError(f"{path}: not a readable .npz ({type(e).__name__}); re-create or re-download it") from None
+    classes = [str(c) for c in a["classes"].astype(str)] if "classes" in a else None
+    (y_train, y_test), classes = _labels(path, a["y_train"], a["y_test"], classes)
+    x_train, x_test = _pixels_uint8(path, a["x_train"], a["x_test"])
+    return Arrays(x_train, y_train, x_test, y_test, classes)
 
 
-def _to_uint8_nhwc(a: np.ndarray, path: str, key: str) -> np.ndarray:
+def _labels(path: str, y_train: np.ndarray, y_test: np.ndarray,
+            classes: list[str] | None) -> tuple[tuple[np.ndarray, np.ndarray], list[str]]:
+    """int64 class indices of both splits, and the class names."""
+    ys, width = {}, 0
+    for key, y in (("y_train", y_train), ("y_test", y_test)):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        elif y.ndim == 2 and y.dtype.kind in "biuf":
+            if not (np.isin(y, (0, 1)).all() and (y.sum(1) == 1).all()):
+                raise DataError(f"{path}: {key} has shape {y.shape} but is not one-hot (each row zeros and a single "
+                                "1); give class indices of shape (N,)")
+            width = max(width, y.shape[1])
+            y = y.argmax(1)
+        elif y.ndim != 1:
+            raise DataError(f"{path}: {key} has shape {y.shape}; expected class indices (N,) or one-hot rows (N, K)")
+        ys[key] = y
+    kinds = {y.dtype.kind for y in ys.values()}
+    if kinds & set("US"):                      # class names
+        if not kinds <= set("US"):
+            raise DataError(f"{path}: y_train and y_test mix class names and numbers; use one or the other")
+        names = [str(v) for v in np.concatenate([y.astype(str) for y in ys.values()])]
+        classes = classes or sorted(set(names))
+        unknown = sorted(set(names) - set(classes))
+        if unknown:
+            raise DataError(f"{path}: labels {unknown[:5]} are not in its classes array {classes[:10]}")
+        index = {c: i for i, c in enumerate(classes)}
+        out = tuple(np.asarray([index[v] for v in y.astype(str).tolist()], np.int64) for y in ys.values())
+        return out, classes
+    for key, y in ys.items():
+        if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.round(y)).all())):
+            raise DataError(f"{path}: {key} ({y.dtype}) holds values that are not class indices; "
+                            "labels must be integers 0..K-1, one-hot rows or class names")
+    out = tuple(y.astype(np.int64) for y in ys.values())
+    num = max([width] + [int(y.max()) + 1 for y in out if len(y)])
+    return out, classes or [str(i) for i in range(num)]
+
+
+def _nhwc(path: str, key: str, a: np.ndarray) -> np.ndarray:
     if a.ndim == 3:
         a = a[..., None]
     if a.ndim != 4:
         raise DataError(f"{path}: {key} has shape {a.shape}; expected (N, H, W, C) or (N, C, H, W)")
     if a.shape[1] in (1, 3) and a.shape[-1] not in (1, 3):
         a = a.transpose(0, 2, 3, 1)
-    if a.dtype != np.uint8:
-        a = a.astype(np.float64)
-        if not np.isfinite(a).all():
-            raise DataError(f"{path}: {key} contains NaN or infinite values; clean the data first")
-        a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
     return a
+
+
+def _pixel_scale(path: str, key: str, a: np.ndarray) -> float:
+    """255 or 1: the pixel range ``a`` is in, or a DataError when that is not
+    clear. Integers: 0..255. Floats: [0, 1] when no value is above 1, [0, 255]
+    when the largest is at least 2 (images in [0, 255] that are all below 2 are
+    not plausible; a [0, 1] image set never goes above 1 by more than rounding)."""
+    if a.dtype.kind == "b":
+        return 1.0
+    if a.dtype.kind not in "iuf":
+        raise DataError(f"{path}: {key} has dtype {a.dtype}; images must be numbers")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise DataError(f"{path}: {key} contains NaN or infinite values; clean the data first")
+    lo, hi = float(a.min()), float(a.max())
+    tol = 1e-3                                 # rounding of a conversion, not a different range
+    if a.dtype.kind in "iu":
+        if lo >= 0 and hi <= 255 and hi > 1:
+            return 255.0
+        what = "only 0 and 1 (binary images? save them as bool, or as uint8 0/255)" if lo >= 0 and hi <= 1 \
+            else f"values in [{lo:g}, {hi:g}], outside 0..255"
+        raise DataError(f"{path}: {key} ({a.dtype}) holds {what}; give pixels as uint8 0..255 or floats in [0, 1]")
+    if lo >= -tol and hi <= 1 + tol:
+        return 1.0
+    if lo >= -255 * tol and 2 <= hi <= 255 * (1 + tol):
+        return 255.0
+    raise DataError(f"{path}: {key} ({a.dtype}) spans [{lo:.4g}, {hi:.4g}], which is neither [0, 1] nor [0, 255] "
+                    "pixels; rescale it (e.g. undo a mean/std normalisation) before loading")
+
+
+def _pixels_uint8(path: str, x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both splits as uint8 (N, H, W, C) 0..255, on one pixel scale."""
+    out, scales = [], {}
+    for key, a in (("x_train", x_train), ("x_test", x_test)):
+        a = _nhwc(path, key, a)
+        if a.dtype != np.uint8 and a.size:
+            scales[key] = _pixel_scale(path, key, a)
+            a = (np.clip(a.astype(np.float32) * (255.0 / scales[key]), 0, 255)).round().astype(np.uint8)
+        out.append(a)
+    if len(set(scales.values())) > 1:
+        raise DataError(f"{path}: x_train looks like [0, {scales['x_train']:g}] pixels but x_test like "
+                        f"[0, {scales['x_test']:g}]; give both splits on one scale")
+    return out[0], out[1]
 
 
 DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
@@ -278,7 +376,8 @@ def load_arrays(name: str, root: str = "data", download: bool = False, im_size: 
         return load_npz(path), DatasetSpec(name, f"npz file {path}", lambda r, d: None, path)
     if name.startswith("folder:"):
         path = name[7:]
-        return image_folder(path, im_size), DatasetSpec(name, f"image folder {path}", lambda r, d: None, path, im_size)
+        return image_folder(path, im_size, name), DatasetSpec(name, f"image folder {path}", lambda r, d: None, path,
+                                                              im_size)
     if name not in DATASETS:
         raise KeyError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}, "
                        "npz:/path/to/file.npz or folder:/path/to/images (see `python -m datadam_lib datasets`)")
@@ -359,6 +458,20 @@ class RealData:
         return x
 
 
+def dataset_identity(data: RealData) -> dict:
+    """Name, shapes, classes and a fingerprint of the contents of ``data``:
+    a hash of the labels and of every k-th training and test image (k chosen
+    so that about 2,000 images are hashed, fast even for ImageNet). Cache keys
+    and checkpoints use it: other data under the same name never matches."""
+    h = hashlib.sha256()
+    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        step = max(1, len(x) // 1000)
+        h.update(y.detach().cpu().numpy().tobytes())
+        h.update(x[::step].detach().cpu().float().contiguous().numpy().tobytes())
+    return {"name": data.name, "train": list(data.x_train.shape), "test": list(data.x_test.shape),
+            "classes": list(data.classes), "zca": data.zca is not None, "digest": h.hexdigest()[:32]}
+
+
 def load_dataset(name: str, root: str = "data", download: bool = False, device: str | torch.device = "cpu",
                  preprocess: str = "mtt", zca: bool | None = None, im_size: int = 32) -> RealData:
     """Load a dataset onto ``device`` and preprocess it (``config.PREPROCESS``):
@@ -402,8 +515,13 @@ def load_dataset(name: str, root: str = "data", download: bool = False, device: 
 
 
 def validate(a: Arrays, name: str) -> None:
-    """Shapes and labels consistent; raise DataError saying what is wrong."""
+    """Shapes and labels consistent, every class in both splits; raise
+    DataError saying what is wrong. (A class missing from the test split would
+    make the reported accuracy skip it: a folder whose test/ lacks a class once
+    scored 100 %.)"""
     for split, x, y in (("train", a.x_train, a.y_train), ("test", a.x_test, a.y_test)):
+        if len(y) == 0:
+            raise DataError(f"{name}: the {split} split has no images")
         if x.ndim != 4 or x.shape[1] != x.shape[2] or x.shape[3] not in (1, 3):
             raise DataError(f"{name}: {split} images have shape {x.shape}; expected square (N, H, W, C) with C in 1 or 3")
         if len(x) != len(y):
@@ -412,6 +530,9 @@ def validate(a: Arrays, name: str) -> None:
             raise DataError(f"{name}: {split} labels span {y.min()}..{y.max()} but there are {len(a.classes)} classes")
     if a.x_train.shape[1:] != a.x_test.shape[1:]:
         raise DataError(f"{name}: train images {a.x_train.shape[1:]} and test images {a.x_test.shape[1:]} differ in shape")
-    empty = sorted(set(range(len(a.classes))) - set(np.unique(a.y_train).tolist()))
-    if empty:
-        raise DataError(f"{name}: classes {empty[:5]} have no training images")
+    for split, y in (("training", a.y_train), ("test", a.y_test)):
+        empty = sorted(set(range(len(a.classes))) - set(np.unique(y).tolist()))
+        if empty:
+            names = [a.classes[k] for k in empty[:5]]
+            raise DataError(f"{name}: classes {empty[:5]} have no {split} images ({', '.join(map(repr, names))}); "
+                            f"every class needs {split} images")

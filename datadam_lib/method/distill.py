@@ -10,22 +10,32 @@ One iteration (main paper Alg. 1; supplement Table 2):
 4. one SGD step (momentum 0.5) on the synthetic images.
 
 All randomness comes from one ``torch.Generator`` seeded with ``cfg.seed``; a
-checkpoint stores its state, so resuming reproduces the uninterrupted run.
+checkpoint stores its state, so resuming reproduces the uninterrupted run. A
+checkpoint also stores the config and a fingerprint of the data it was written
+for (a resume on anything else is refused, naming what differs) and the wall
+time so far (the manifest of a resumed run reports the total and where it
+resumed). Ctrl-C ends the current iteration, writes a checkpoint and raises
+:class:`Interrupted` (single-process runs; a second Ctrl-C stops at once).
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
-from . import augment
-from .config import Config, MethodConfig, from_dict
-from .data import DataError, RealData
-from .io import CheckpointError, atomic_dir, atomic_save, device_description, load_checked, manifest, write_json
+from . import __version__, augment
+from .config import LOSS_COMPONENTS, Config, MethodConfig, canonical, differences, from_dict
+from .data import DataError, RealData, dataset_identity
+from .io import CheckpointError, atomic_save, device_description, load_checked, manifest, output_dir, write_json
 from .losses import attention_map, class_means, feature_map, feature_map_loss, mmd_loss, sam_loss
 from .models import Encoder, build_encoder, reset_parameters
 
@@ -41,9 +51,7 @@ class Objective:
     present only when its component is enabled."""
 
     def __init__(self, method: MethodConfig, im_size: int):
-        unknown = set(method.components) - {"sam", "mmd", "feature", "pixel"}
-        if unknown or not method.components:
-            raise ValueError(f"unknown loss components {sorted(unknown)}; use sam, mmd, feature, pixel")
+        assert set(method.components) <= set(LOSS_COMPONENTS), method.components   # MethodConfig checks them
         self.m = method
         self.lam = method.lambda_for(im_size)
         self.needs_encoder = bool(set(method.components) - {"pixel"})
@@ -153,31 +161,40 @@ class SyntheticSet:
     info: dict = field(default_factory=dict)
 
     FILE = "synthetic.pt"
+    FILES = (FILE, "config.json", "manifest.json")
 
-    def save(self, out_dir: str) -> None:
+    def save(self, out_dir: str, overwrite: bool = False) -> None:
         """Write ``synthetic.pt``, ``config.json`` and ``manifest.json`` to
-        ``out_dir`` atomically (all three or nothing)."""
-        with atomic_dir(out_dir) as tmp:
-            torch.save({"images": self.images.cpu(), "labels": self.labels.cpu(), "classes": self.classes,
-                        "losses": self.losses, "snapshots": {int(k): v.cpu() for k, v in self.snapshots.items()}},
-                       os.path.join(tmp, self.FILE))
+        ``out_dir`` under the writer rule (``io.output_dir``): a new directory
+        appears whole or not at all; an earlier set there is replaced, the
+        directory's other files are kept; a directory holding files the kit
+        did not write is refused unless ``overwrite``. synthetic.pt records a
+        digest of the other two, so a set whose files were not written together
+        is refused on load."""
+        with output_dir(out_dir, self.FILES, overwrite) as tmp:
             write_json(self.config.to_dict(), os.path.join(tmp, "config.json"))
-            write_json(self.info, os.path.join(tmp, "manifest.json"))
+            write_json({"datadam_lib": __version__, **self.info}, os.path.join(tmp, "manifest.json"))
+            torch.save({"images": self.images.cpu(), "labels": self.labels.cpu(), "classes": self.classes,
+                        "losses": self.losses, "snapshots": {int(k): v.cpu() for k, v in self.snapshots.items()},
+                        "files_digest": _files_digest(tmp)}, os.path.join(tmp, self.FILE))
 
     @classmethod
     def load(cls, out_dir: str, device: str | torch.device = "cpu") -> "SyntheticSet":
-        import json
         path = os.path.join(out_dir, cls.FILE)
         obj = load_checked(path, "synthetic set", ("images", "labels", "classes"), map_location=device)
         try:
             with open(os.path.join(out_dir, "config.json")) as f:
                 cfg = from_dict(json.load(f))
+            info = {}
+            if os.path.isfile(os.path.join(out_dir, "manifest.json")):
+                with open(os.path.join(out_dir, "manifest.json")) as f:
+                    info = json.load(f)
         except (OSError, ValueError, TypeError, KeyError) as e:
-            raise CheckpointError(f"{out_dir}/config.json is missing or unreadable ({e}); re-run distill") from None
-        info = {}
-        if os.path.isfile(os.path.join(out_dir, "manifest.json")):
-            with open(os.path.join(out_dir, "manifest.json")) as f:
-                info = json.load(f)
+            raise CheckpointError(f"{out_dir}: config.json or manifest.json is missing or unreadable ({e}); "
+                                  "re-run distill") from None
+        if "files_digest" in obj and obj["files_digest"] != _files_digest(out_dir):
+            raise CheckpointError(f"{out_dir}: config.json and manifest.json are not the ones written with "
+                                  f"{cls.FILE} (edited, or an interrupted write); re-run distill")
         x, y = obj["images"], obj["labels"]
         if x.dim() != 4 or len(x) != len(y) or not torch.isfinite(x).all():
             raise CheckpointError(f"{path}: images {tuple(x.shape)} / labels {tuple(y.shape)} are inconsistent "
@@ -186,22 +203,25 @@ class SyntheticSet:
                    dict(obj.get("snapshots", {})), info)
 
 
+def _files_digest(folder: str) -> str:
+    """SHA-256 of a set's config.json and manifest.json as written."""
+    h = hashlib.sha256()
+    for name in ("config.json", "manifest.json"):
+        with open(os.path.join(folder, name), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
 # ---------------------------------------------------------------- the loop
 
 def check_config(cfg: Config, data: RealData) -> int:
     """Validate ``cfg`` against ``data``; return the real batch per class."""
-    d = cfg.distill
+    d = cfg.distill                  # each field's own range was checked by DistillConfig
     smallest = int(data.counts.min())
-    if d.ipc < 1:
-        raise ValueError(f"ipc must be at least 1, got {d.ipc}")
-    if d.init not in INITS:
-        raise ValueError(f"unknown init {d.init!r}; choose one of {sorted(INITS)}")
     if d.init != "noise" and d.ipc > smallest:
         k = int(data.counts.argmin())
         raise DataError(f"ipc {d.ipc} is larger than class {k} ({data.classes[k]!r}) of {data.name!r}, "
                         f"which has {smallest} training images; use ipc <= {smallest} or init='noise'")
-    if d.iterations < 0 or d.batch_real < 1:
-        raise ValueError("iterations must be >= 0 and batch_real >= 1")
     # A class smaller than batch_real contributes all its images (as released).
     return min(d.batch_real, smallest)
 
@@ -220,13 +240,47 @@ class Shard:
     size: int = 1
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped ``distill`` after iteration ``iteration``; ``checkpoint``
+    is the file it wrote there (None when the run writes no checkpoints)."""
+
+    def __init__(self, iteration: int, checkpoint: str | None):
+        super().__init__(iteration, checkpoint)
+        self.iteration, self.checkpoint = iteration, checkpoint
+
+
+@contextlib.contextmanager
+def _stop_between_iterations(enabled: bool):
+    """While active, a first Ctrl-C (SIGINT) only sets the returned flag, which
+    the loop reads after each iteration: the checkpoint it then writes holds a
+    whole iteration, so resuming stays exact. A second Ctrl-C interrupts at
+    once. Only in the main thread, and only over Python's default handler."""
+    flag: list[bool] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if not enabled or threading.current_thread() is not threading.main_thread() \
+            or previous is not signal.default_int_handler:
+        yield flag
+        return
+
+    def first(signum, frame):
+        flag.append(True)
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, first)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoint_every: int = 0,
             snapshot_at: tuple[int, ...] = (), progress: bool = True,
             stop_after: int | None = None, shard: Shard = Shard()) -> SyntheticSet:
     """Run DataDAM for ``cfg`` on ``data``; return the synthetic set.
 
-    checkpoint: a file path; when it exists the run resumes from it, and every
-    ``checkpoint_every`` iterations it is rewritten atomically.
+    checkpoint: a file path; when it exists the run resumes from it (if it was
+    written for this config and these data), and every ``checkpoint_every``
+    iterations (and on Ctrl-C) it is rewritten atomically.
     snapshot_at: iterations at which to keep a copy of the images (0 = init).
     stop_after: stop (after checkpointing) once this many iterations are done
     in total, as an interruption would; used to test resuming.
@@ -250,9 +304,15 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
     losses: list[float] = []
     # clone: with one process gather is the identity and .cpu() would alias the live images
     snapshots = {0: shard.gather(images.detach()).cpu().clone()} if 0 in snapshot_at else {}
-    start = 0
+    start, earlier_s = 0, 0.0   # iterations and wall time of earlier sessions of this run
+    meta = {"config": cfg.to_json(), "dataset": dataset_identity(data), "resumed_at": []} if checkpoint else {}
     if checkpoint and os.path.isfile(checkpoint):
-        start, losses, snapshots = _resume(checkpoint, cfg, images, opt, g, lo * ipc, hi * ipc)
+        start, losses, snapshots, earlier_s, resumed_at = _resume(checkpoint, cfg, meta["dataset"], images, opt, g,
+                                                                   lo * ipc, hi * ipc)
+        meta["resumed_at"] = resumed_at + [start]
+
+    def wall_time() -> float:
+        return round(earlier_s + time.time() - t0, 3)
 
     # BatchNorm in train mode normalises over the whole pass: the release puts
     # every class in one pass, so automatic chunking is for other norms only.
@@ -261,8 +321,6 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
                               min(hi - lo, auto_chunk(encoder, data, batch_real + ipc, d.memory_budget_mb)))
     end = d.iterations if stop_after is None else min(d.iterations, stop_after)
     ranks = f" x{shard.size} ranks" if shard.size > 1 else ""
-    bar = tqdm(range(start, end), initial=start, total=d.iterations, disable=not progress or not shard.writer,
-               desc=f"DataDAM {data.name} ipc={ipc}{ranks}", unit="it")
     pending: list[torch.Tensor] = []   # detached losses, read back to the host only every 10 iterations
 
     def flush() -> None:
@@ -273,31 +331,47 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
                 raise FloatingPointError(f"the loss became {losses[-1]} by iteration {len(losses)}; "
                                          "lower distill.lr_images or check the data for NaNs")
 
-    for it in bar:
-        opt.zero_grad(set_to_none=True)
-        pending.append(step(encoder, objective, data, images, batch_real, d.dsa, g, chunk, classes=(lo, hi)))
-        opt.step()
-        done = it + 1
-        if done in snapshot_at:
-            snapshots[done] = shard.gather(images.detach()).cpu().clone()
-        if done % 10 == 0 or done == end:
-            flush()
-            bar.set_postfix(loss=f"{losses[-1]:.4g}")
-        if checkpoint and checkpoint_every and (done % checkpoint_every == 0 or done == end):
-            flush()
-            _save(checkpoint, done, shard, images, opt, g, cfg, losses, snapshots)
+    def save(done: int) -> None:
+        flush()
+        _save(checkpoint, done, shard, images, opt, g, losses, snapshots, {**meta, "wall_time_s": wall_time()})
+
+    # one process only: ranks could see Ctrl-C at different iterations. The
+    # handler is in place before the progress bar appears, so a Ctrl-C seen
+    # after the bar always ends with a checkpoint.
+    with _stop_between_iterations(shard.size == 1) as stop:
+        bar = tqdm(range(start, end), initial=start, total=d.iterations, disable=not progress or not shard.writer,
+                   desc=f"DataDAM {data.name} ipc={ipc}{ranks}", unit="it")
+        for it in bar:
+            opt.zero_grad(set_to_none=True)
+            pending.append(step(encoder, objective, data, images, batch_real, d.dsa, g, chunk, classes=(lo, hi)))
+            opt.step()
+            done = it + 1
+            if done in snapshot_at:
+                snapshots[done] = shard.gather(images.detach()).cpu().clone()
+            if done % 10 == 0 or done == end:
+                flush()
+                bar.set_postfix(loss=f"{losses[-1]:.4g}")
+            saves = bool(checkpoint and checkpoint_every)
+            if saves and (done % checkpoint_every == 0 or done == end or stop):
+                save(done)
+            if stop:
+                bar.close()
+                raise Interrupted(done, checkpoint if saves else None)
     bar.close()
     flush()
     labels = torch.arange(K, device=dev).repeat_interleave(ipc)
-    info = manifest(seed=cfg.seed, device=device_description(dev), wall_time_s=round(time.time() - t0, 3),
-                    iterations=end, dataset=data.name, preset=cfg.preset, scale=cfg.scale, world_size=shard.size)
+    info = manifest(seed=cfg.seed, device=device_description(dev), wall_time_s=wall_time(),
+                    resumed_at=meta.get("resumed_at", []), iterations=end, dataset=data.name, preset=cfg.preset,
+                    scale=cfg.scale, world_size=shard.size)
     return SyntheticSet(shard.gather(images.detach()), labels, data.classes, cfg, losses, snapshots, info)
 
 
 def _save(path: str, done: int, shard: Shard, images: torch.Tensor, opt: torch.optim.Optimizer,
-          g: torch.Generator, cfg: Config, losses: list[float], snapshots: dict) -> None:
+          g: torch.Generator, losses: list[float], snapshots: dict, meta: dict) -> None:
     """Write a checkpoint of every class (images and momentum gathered from the
-    shards; only the writer writes), then wait until it is on disk."""
+    shards; only the writer writes), with ``meta`` (the config, the data's
+    fingerprint, the wall time so far, where it resumed), then wait until it
+    is on disk."""
     state = opt.state_dict()
     full_images = shard.gather(images.detach()).cpu()
     buf = state["state"].get(0, {}).get("momentum_buffer")
@@ -305,18 +379,33 @@ def _save(path: str, done: int, shard: Shard, images: torch.Tensor, opt: torch.o
         state["state"][0] = {**state["state"][0], "momentum_buffer": shard.gather(buf).cpu()}
     if shard.writer:
         atomic_save({"iteration": done, "images": full_images, "optimizer": state,
-                     "generator": g.get_state().cpu(), "config": cfg.to_json(), "losses": list(losses),
-                     "snapshots": snapshots}, path)
+                     "generator": g.get_state().cpu(), "losses": list(losses), "snapshots": snapshots, **meta}, path)
     shard.barrier()
 
 
-def _resume(path: str, cfg: Config, images: torch.Tensor, opt: torch.optim.Optimizer, g: torch.Generator,
-            a: int, b: int):
-    """Load a checkpoint (written by any number of shards) and keep image rows ``a..b-1``."""
+def _resume(path: str, cfg: Config, identity: dict, images: torch.Tensor, opt: torch.optim.Optimizer,
+            g: torch.Generator, a: int, b: int):
+    """Load a checkpoint (written by any number of shards) and keep image rows
+    ``a..b-1``; refuse one written for another config or other data, naming
+    what differs. Returns (iteration, losses, snapshots, wall time so far,
+    iterations where earlier sessions resumed)."""
     ck = load_checked(path, "checkpoint", ("iteration", "images", "optimizer", "generator", "config"))
-    if ck["config"] != cfg.to_json():
-        raise CheckpointError(f"checkpoint {path} was written for a different config; "
-                              "delete it or use another output directory")
+    try:
+        theirs = canonical(from_dict(json.loads(ck["config"])))
+    except (ValueError, TypeError, KeyError) as e:      # a ConfigError is a ValueError
+        raise CheckpointError(f"checkpoint {path} holds a config this kit cannot read ({e}); "
+                              "delete it to start again") from None
+    diff = differences(theirs, canonical(cfg))
+    if diff:
+        raise CheckpointError(f"checkpoint {path} was written for a different config ({'; '.join(diff[:3])}: "
+                              "checkpoint vs now); delete it or use another output directory")
+    if not isinstance(ck.get("dataset"), dict):
+        raise CheckpointError(f"checkpoint {path} does not record which data it was written for (an older kit); "
+                              "delete it to start again")
+    diff = differences(ck["dataset"], identity)
+    if diff:
+        raise CheckpointError(f"checkpoint {path} was written for other data than {identity['name']!r} holds now "
+                              f"({'; '.join(diff[:3])}: checkpoint vs now); delete it to start again on these data")
     with torch.no_grad():
         images.copy_(ck["images"][a:b])
     state = ck["optimizer"]
@@ -325,7 +414,8 @@ def _resume(path: str, cfg: Config, images: torch.Tensor, opt: torch.optim.Optim
         state["state"][0] = {**state["state"][0], "momentum_buffer": buf[a:b]}
     opt.load_state_dict(state)
     g.set_state(ck["generator"])
-    return int(ck["iteration"]), list(ck.get("losses", [])), dict(ck.get("snapshots", {}))
+    return (int(ck["iteration"]), list(ck.get("losses", [])), dict(ck.get("snapshots", {})),
+            float(ck.get("wall_time_s", 0.0)), list(ck.get("resumed_at", [])))
 
 
 @torch.inference_mode()
@@ -359,20 +449,17 @@ def step(encoder: Encoder, objective: Objective, data: RealData, images: torch.T
     total = images.new_zeros(())
     for c0 in range(lo, hi, chunk):
         kc = min(chunk, hi - c0)
-        real_stats = _stats(encoder, objective, data.x_train[real_idx[c0:c0 + kc].flatten()],
-                            params, dsa, c0, kc, inference=True)
-        syn_stats = _stats(encoder, objective, syn[c0 - lo:c0 - lo + kc].flatten(0, 1), params, dsa, c0, kc)
-        loss = objective.loss(real_stats, syn_stats)
+        real, fake = data.x_train[real_idx[c0:c0 + kc].flatten()], syn[c0 - lo:c0 - lo + kc].flatten(0, 1)
+        if params is not None:   # siamese: class k's real and synthetic images share parameter row k
+            real, fake = augment.siamese(dsa, [real, fake], params, classes=(c0, c0 + kc))
+        loss = objective.loss(_stats(encoder, objective, real, kc, inference=True), _stats(encoder, objective, fake, kc))
         loss.backward()
         total += loss.detach()
     return total
 
 
-def _stats(encoder, objective: Objective, x, params, dsa, c0: int, kc: int, inference: bool = False) -> Stats:
+def _stats(encoder, objective: Objective, x, kc: int, inference: bool = False) -> Stats:
     with torch.inference_mode(inference):
-        if params is not None:
-            rows = torch.arange(c0, c0 + kc, device=x.device).repeat_interleave(x.shape[0] // kc)
-            x = augment.apply(x, params, dsa, rows)
         taps, emb = encoder.forward_features(x) if objective.needs_encoder else (None, None)
         stats = objective.statistics(x, taps, emb, kc)
     if inference:  # small class means leave inference mode as normal tensors

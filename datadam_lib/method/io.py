@@ -1,4 +1,17 @@
-"""Atomic file writes, checkpoint loading with clear errors, provenance manifests."""
+"""Atomic file writes under the kit's writer rule, checkpoint loading with
+clear errors, devices, provenance manifests.
+
+The writer rule (every writer: the CLI's ``--out``, cache entries, a target's
+figures and tables): the kit never deletes or replaces a file it did not
+write. A file is the kit's when a provenance record says so: a
+``<file>.manifest.json`` beside it, or (a JSON output) its own ``manifest``
+field; a directory is a kit output when its ``manifest.json`` is such a
+record. So an output path that holds someone else's files is refused with one
+:class:`OutputError` before any work is done, unless the caller passes
+``overwrite`` (then only the kit's own file names are written, every other
+file is kept); a kit output is replaced file by file, keeping whatever else
+its directory holds; a directory the kit creates gets the mode the umask
+gives, and an existing one keeps its own."""
 from __future__ import annotations
 
 import contextlib
@@ -16,6 +29,11 @@ import torch
 
 class CheckpointError(RuntimeError):
     """A checkpoint or synthetic set that cannot be read."""
+
+
+class OutputError(ValueError):
+    """An output path the kit must not write (it holds files the kit did not
+    write) or cannot write (a file where a directory is needed, no permission)."""
 
 
 def _atomic_write(path: str, mode: str, write: Callable[[IO], None]) -> None:
@@ -48,22 +66,139 @@ def write_json(obj: Any, path: str) -> None:
     atomic_write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
 
 
+# ---------------------------------------------------------------- the writer rule
+
+RECORD = "manifest.json"     # a kit output directory's provenance record, written last
+WRITING = ".datadam-writing."  # prefix of the kit's temporary directories (an output being written)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _record(path: str) -> dict | None:
+    """The JSON object in ``path`` when it is a provenance record of this kit
+    (``datadam_lib`` named in it or in its ``manifest`` field), else None."""
+    try:
+        if os.path.getsize(path) > 2**24:
+            return None
+        with open(path) as f:
+            obj = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if "datadam_lib" in obj:
+        return obj
+    m = obj.get("manifest")
+    return obj if isinstance(m, dict) and "datadam_lib" in m else None
+
+
+def is_kit_record(path: str) -> bool:
+    """Whether ``path`` is a JSON provenance record of this kit."""
+    return _record(path) is not None
+
+
+def evaluates(path: str, folder: str) -> bool:
+    """Whether ``path`` is the kit's evaluation of the synthetic set in
+    ``folder`` (``evaluate DIR`` records the set's directory in its manifest)."""
+    rec = _record(path) if path.endswith(".json") else None
+    return rec is not None and rec.get("manifest", {}).get("synthetic_set") == os.path.abspath(folder)
+
+
+def is_kit_file(path: str) -> bool:
+    """A file the kit wrote: its ``.manifest.json`` beside it, or its own record (JSON outputs)."""
+    return is_kit_record(path + ".manifest.json") or (path.endswith(".json") and is_kit_record(path))
+
+
+def is_kit_dir(path: str) -> bool:
+    """A directory the kit wrote as one output (a synthetic set): its ``manifest.json`` is a kit record."""
+    return is_kit_record(os.path.join(path, RECORD))
+
+
+def _some(names: list[str], n: int = 3) -> str:
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def check_creatable(path: str) -> None:
+    """``path`` can be created: its nearest existing parent is a writable directory."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise OutputError(f"cannot write {path}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: no permission to write in {parent}")
+
+
+def check_output_dir(path: str, files: tuple[str, ...], overwrite: bool = False) -> None:
+    """Raise OutputError unless the kit may write ``files`` into the directory
+    ``path``: it does not exist (and can be created), is empty, or is a kit
+    output; with ``overwrite`` any directory (the kit's ``files`` replace files
+    of the same name, every other file stays)."""
+    if not path:
+        raise OutputError("the output directory is empty; give a directory path")
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise OutputError(f"output directory {path} is a file; give a directory (a new one is created)")
+    if not os.path.isdir(path):
+        check_creatable(path)
+        return
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: no permission to write in it")
+    theirs = sorted(n for n in os.listdir(path) if not n.startswith(WRITING))
+    if theirs and not overwrite and not is_kit_dir(path):
+        raise OutputError(f"{path} already holds files the kit did not write ({_some(theirs)}); choose a new or "
+                          f"empty directory, or pass --overwrite to write {', '.join(files)} into it, keeping the rest")
+
+
+def check_output_file(path: str, overwrite: bool = False) -> None:
+    """Raise OutputError unless the kit may write the file ``path``: it does
+    not exist (and can be created), or the kit wrote it, or ``overwrite``."""
+    if os.path.isdir(path):
+        raise OutputError(f"{path} is a directory; give a file path such as {os.path.join(path, 'metrics.json')}")
+    if os.path.lexists(path) and not overwrite and not is_kit_file(path):
+        raise OutputError(f"{path} exists and was not written by the kit; choose another path, or pass --overwrite "
+                          "to replace it")
+    check_creatable(path)
+
+
 @contextlib.contextmanager
-def atomic_dir(path: str) -> Iterator[str]:
-    """Yield a temporary directory beside ``path``; on success it replaces
-    ``path`` whole, on failure it is removed and ``path`` is left untouched."""
-    parent = os.path.dirname(os.path.abspath(path)) or "."
+def output_dir(path: str, files: tuple[str, ...], overwrite: bool = False) -> Iterator[str]:
+    """Yield a temporary directory to write one output's ``files`` into; on
+    success they go to the directory ``path`` under the writer rule:
+
+    - ``path`` does not exist: the temporary directory (made beside it) becomes
+      ``path`` in one rename (all files or none), with the mode the umask gives;
+    - ``path`` is empty, a kit output, or ``overwrite``: each file is renamed
+      into it (``manifest.json``, the record, last); the directory, its mode and
+      every other file stay, except the kit's evaluations of the output it
+      replaces (``evaluates``: a metrics.json of the previous set would now be
+      wrong);
+    - otherwise OutputError, before anything is written.
+
+    On failure the temporary directory is removed and ``path`` is untouched."""
+    check_output_dir(path, files, overwrite)
+    inside = os.path.isdir(path)
+    parent = path if inside else os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.")
+    tmp = tempfile.mkdtemp(dir=parent, prefix=WRITING)
     try:
         yield tmp
-        if os.path.isdir(path):
-            old = tmp + ".old"
-            os.replace(path, old)
+        names = sorted(os.listdir(tmp), key=lambda n: n == RECORD)
+        check_output_dir(path, files, overwrite)          # again: the directory may have changed meanwhile
+        if not inside:
+            os.chmod(tmp, 0o777 & ~_umask())              # mkdtemp makes it private; an output is not
             os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
+            return
+        stale = [n for n in os.listdir(path) if n not in names and evaluates(os.path.join(path, n), path)] \
+            if is_kit_dir(path) else []
+        for n in names:
+            os.replace(os.path.join(tmp, n), os.path.join(path, n))
+        for n in stale:
+            os.remove(os.path.join(path, n))
+        os.rmdir(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -118,6 +253,31 @@ def package_versions() -> dict:
 def default_device() -> str:
     """``cuda`` when a GPU is visible, else ``cpu``."""
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+# How many devices of each accelerator type this machine has.
+DEVICE_COUNTS: dict[str, Callable[[], int]] = {
+    "cpu": lambda: 1,
+    "cuda": lambda: torch.cuda.device_count() if torch.cuda.is_available() else 0,
+    "mps": lambda: int(torch.backends.mps.is_available()),
+}
+
+
+def check_device(name: str) -> torch.device:
+    """``name`` as a torch.device that exists here, else a ValueError saying what to use."""
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in DEVICE_COUNTS:
+        raise ValueError(f"--device {name!r} is not a device; use cpu or cuda (cuda:N for the N-th GPU)")
+    count = DEVICE_COUNTS[dev.type]()
+    if count == 0:
+        raise ValueError(f"--device {name}: no {dev.type.upper()} device is visible here "
+                         f"(torch {torch.__version__}); use --device cpu")
+    if (dev.index or 0) >= count:
+        raise ValueError(f"--device {name}: this machine has {count} {dev.type} device(s), numbered from 0")
+    return dev
 
 
 def device_description(device: torch.device | str) -> str:

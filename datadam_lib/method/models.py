@@ -21,6 +21,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .validation import Rule, at_least, check_fields, one_of
+
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),
     "leakyrelu": lambda: nn.LeakyReLU(0.01, inplace=True),
@@ -97,6 +99,11 @@ class EncoderSpec:
     pool: str = "avg"
     depths: tuple[int, int, int] = (3, 4, 5)
     gray_stem_padding: int = 1
+
+    def __post_init__(self):
+        check_fields(self, arch=one_of(ARCHITECTURES), width=at_least(1), depth=at_least(1),
+                     act=one_of(ACTIVATIONS), norm=one_of(NORMS), pool=one_of(POOLS),
+                     depths=Rule(lambda v: min(v) >= 1, ">= 1"), gray_stem_padding=at_least(0))
 
 
 def default_depth(im_size: int, depths: tuple[int, int, int] = (3, 4, 5)) -> int:
