@@ -65,6 +65,7 @@ class DistillConfig:
     dsa: DSAConfig | None = DSAConfig()
     class_chunk: int | None = None      # classes per forward pass; None: as many as fit memory_budget_mb
     memory_budget_mb: int = 4096        # activation memory one class chunk may use (auto chunking)
+    autocast: str = "none"              # none (fp32) | bf16: the encoder's passes under bf16 autocast (training.autocast)
 
     def image_lr(self) -> float:
         if self.lr_images is not None:
@@ -88,6 +89,7 @@ class EvalConfig:
     num_models: int = 10
     augment: str = "dsa"                # dsa | autoaugment | randaugment | none (Fig. 4)
     batch_test: int = 256
+    autocast: str = "none"              # none (fp32) | bf16: training under bf16 autocast (training.autocast); tests in fp32
 
 
 PREPROCESS = {
