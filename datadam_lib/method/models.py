@@ -44,21 +44,24 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 
 class GroupNorm(nn.GroupNorm):
     """``nn.GroupNorm`` (same parameters, same result up to float rounding) that
-    runs a channels_last input through the CPU kernel in NCHW memory when its
-    backward will be needed.
+    runs a channels_last input through the CPU kernel in NCHW memory, except
+    for a forward-only pass over large images.
 
-    Speed: the *backward* of PyTorch's CPU GroupNorm is slow on channels_last
-    memory. GroupNorm(128, 128) on 100x128x32x32 / 16x16, forward + backward,
-    1 thread: fp32 82 / 31 ms on channels_last, 88 / 23 ms with a copy to NCHW;
-    bf16 309 / 157 ms, 85 / 20 ms with the copy. The forward alone is faster
-    on channels_last than the copy (fp32 80 vs 97 ms, bf16 28 vs 70 ms at
-    320x128x32x32), so inference and frozen passes are left as they are.
-    Other devices use the native kernel as it is."""
+    Speed: PyTorch's CPU GroupNorm is slow on channels_last memory, above all
+    its backward and its forward on small images. GroupNorm(128, 128), 1 thread:
+    forward + backward, 100x128x32x32 / 16x16: fp32 82 / 31 ms on
+    channels_last, 88 / 23 ms with a copy to NCHW; bf16 309 / 157 ms, 85 / 20
+    ms with the copy. Forward only, 320 images at 32 / 16 / 8 px: fp32 69 / 57
+    / 16 ms, bf16 47 / 312 / 78 ms on channels_last, against 97 / ~24 / ~6 and
+    70 / ~17 / ~4 ms with the copy: channels_last is kept for forward-only
+    passes at 32x32 px and above. Other devices use the native kernel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (x.device.type == "cpu" and x.dim() == 4 and not x.is_contiguous()
-                and torch.is_grad_enabled() and (x.requires_grad or (self.weight is not None and self.weight.requires_grad))):
-            x = x.contiguous()  # speed: the CPU backward's fast path is NCHW
+        if x.device.type == "cpu" and x.dim() == 4 and not x.is_contiguous():
+            backward = torch.is_grad_enabled() and (x.requires_grad or (self.weight is not None
+                                                                      and self.weight.requires_grad))
+            if backward or x.shape[-2] * x.shape[-1] < 1024:
+                x = x.contiguous()  # speed: the CPU kernel's fast path is NCHW
         return super().forward(x)
 
 
