@@ -36,6 +36,7 @@ LOSS_COMPONENTS = ("sam", "mmd", "feature", "pixel")     # distill.Objective
 INIT_METHODS = ("real", "noise", "kcenter")              # distill.INITS
 SCHEDULES = ("half", "step")                             # training.lr_at
 EVAL_AUGMENT_NAMES = ("dsa", "autoaugment", "randaugment", "none")  # training.EVAL_AUGMENTS
+AUTOCAST = ("none", "bf16")                              # training.autocast
 
 _SAM_LAYERS = Rule(lambda v: v in ("all_but_last", "all") if isinstance(v, str) else len(v) > 0 and min(v) >= 1,
                    "'all_but_last', 'all' or a tuple of 1-based layer numbers such as (1, 2)", full=True)
@@ -83,11 +84,12 @@ class DistillConfig:
     dsa: DSAConfig | None = DSAConfig()
     class_chunk: int | None = None      # classes per forward pass; None: as many as fit memory_budget_mb
     memory_budget_mb: int = 4096        # activation memory one class chunk may use (auto chunking)
+    autocast: str = "none"              # none (fp32) | bf16: the encoder's passes under bf16 autocast (training.autocast)
 
     def __post_init__(self):
         check_fields(self, ipc=at_least(1), iterations=at_least(0), lr_images=positive(),
                      momentum=between(0, 1, hi_open=True), batch_real=at_least(1), init=one_of(INIT_METHODS),
-                     class_chunk=at_least(1), memory_budget_mb=at_least(1))
+                     class_chunk=at_least(1), memory_budget_mb=at_least(1), autocast=one_of(AUTOCAST))
 
     def image_lr(self) -> float:
         if self.lr_images is not None:
@@ -111,12 +113,14 @@ class EvalConfig:
     num_models: int = 10
     augment: str = "dsa"                # dsa | autoaugment | randaugment | none (Fig. 4)
     batch_test: int = 256
+    autocast: str = "none"              # none (fp32) | bf16: training under bf16 autocast (training.autocast); tests in fp32
 
     def __post_init__(self):
         check_fields(self, epochs=at_least(1), lr=positive(), momentum=between(0, 1, hi_open=True),
                      weight_decay=non_negative(), batch_size=at_least(1), schedule=one_of(SCHEDULES),
                      step_size=at_least(1), gamma=positive(), num_models=at_least(1),
-                     augment=one_of(EVAL_AUGMENT_NAMES), batch_test=at_least(1))
+                     augment=one_of(EVAL_AUGMENT_NAMES), batch_test=at_least(1),
+                     autocast=one_of(AUTOCAST))
 
 
 PREPROCESS = {

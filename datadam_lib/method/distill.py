@@ -38,6 +38,7 @@ from .data import DataError, RealData, dataset_identity
 from .io import CheckpointError, atomic_save, device_description, load_checked, manifest, output_dir, write_json
 from .losses import attention_map, class_means, feature_map, feature_map_loss, mmd_loss, sam_loss
 from .models import Encoder, build_encoder, reset_parameters
+from .training import autocast, keep_freed_memory
 
 Stats = dict[str, list[torch.Tensor]]
 
@@ -343,7 +344,8 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
                    desc=f"DataDAM {data.name} ipc={ipc}{ranks}", unit="it")
         for it in bar:
             opt.zero_grad(set_to_none=True)
-            pending.append(step(encoder, objective, data, images, batch_real, d.dsa, g, chunk, classes=(lo, hi)))
+            pending.append(step(encoder, objective, data, images, batch_real, d.dsa, g, chunk, classes=(lo, hi),
+                                precision=d.autocast))
             opt.step()
             done = it + 1
             if done in snapshot_at:
@@ -432,15 +434,18 @@ def auto_chunk(encoder: Encoder, data: RealData, per_class: int, budget_mb: int)
 
 def step(encoder: Encoder, objective: Objective, data: RealData, images: torch.Tensor, batch_real: int,
          dsa: augment.DSAConfig | None, g: torch.Generator, chunk: int,
-         classes: tuple[int, int] | None = None) -> torch.Tensor:
+         classes: tuple[int, int] | None = None, precision: str = "none") -> torch.Tensor:
     """One DataDAM iteration's forward/backward (gradients accumulate in
     ``images.grad``); returns the detached loss. Every random draw happens
     before the class-chunk loop, so chunking changes memory, not results
     (exactly so for encoders without BatchNorm). ``classes=(lo, hi)``: compute
     only classes lo..hi-1, whose images ``images`` then holds; the draws still
-    cover every class (class-sharded runs, distributed.py)."""
+    cover every class (class-sharded runs, distributed.py). ``precision``:
+    ``DistillConfig.autocast`` ("none" | "bf16": the encoder's passes under bf16
+    autocast, the statistics and the loss in fp32)."""
     K = data.num_classes
     lo, hi = classes or (0, K)
+    keep_freed_memory()  # speed: no page faults for each step's large activations (Linux; training.py)
     if objective.needs_encoder:
         reset_parameters(encoder, g)
     real_idx = data.sample_indices(batch_real, g)                      # (K, B)
@@ -452,15 +457,21 @@ def step(encoder: Encoder, objective: Objective, data: RealData, images: torch.T
         real, fake = data.x_train[real_idx[c0:c0 + kc].flatten()], syn[c0 - lo:c0 - lo + kc].flatten(0, 1)
         if params is not None:   # siamese: class k's real and synthetic images share parameter row k
             real, fake = augment.siamese(dsa, [real, fake], params, classes=(c0, c0 + kc))
-        loss = objective.loss(_stats(encoder, objective, real, kc, inference=True), _stats(encoder, objective, fake, kc))
+        loss = objective.loss(_stats(encoder, objective, real, kc, inference=True, precision=precision),
+                              _stats(encoder, objective, fake, kc, precision=precision))
         loss.backward()
         total += loss.detach()
     return total
 
 
-def _stats(encoder, objective: Objective, x, kc: int, inference: bool = False) -> Stats:
+def _stats(encoder, objective: Objective, x, kc: int, inference: bool = False, precision: str = "none") -> Stats:
     with torch.inference_mode(inference):
-        taps, emb = encoder.forward_features(x) if objective.needs_encoder else (None, None)
+        taps, emb = None, None
+        if objective.needs_encoder:
+            with autocast(precision, x.device):  # bf16 where asked for and native (training.autocast)
+                taps, emb = encoder.forward_features(x)
+            if precision != "none":  # statistics and loss in fp32
+                taps, emb = [t.float() for t in taps], emb.float()
         stats = objective.statistics(x, taps, emb, kc)
     if inference:  # small class means leave inference mode as normal tensors
         stats = {k: [t.clone() for t in v] for k, v in stats.items()}

@@ -45,7 +45,7 @@ from . import augment
 from .config import EvalConfig
 from .data import RealData
 from .models import ARCHITECTURES, Encoder, build_encoder
-from .training import EVAL_AUGMENTS, lr_at
+from .training import EVAL_AUGMENTS, autocast, keep_freed_memory, lr_at
 
 # Layers that act on each channel (or element) alone: shared as they are.
 _PER_CHANNEL = (nn.Identity, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.MaxPool2d, nn.AvgPool2d)
@@ -71,7 +71,7 @@ def _grouped(mods: list[nn.Module]) -> nn.Module:
         g = nn.Conv2d(K * m.in_channels, K * m.out_channels, m.kernel_size, m.stride, m.padding, m.dilation,
                       groups=K, bias=m.bias is not None, **like)
     elif isinstance(m, nn.GroupNorm):
-        g = nn.GroupNorm(K * m.num_groups, K * m.num_channels, m.eps, m.affine, **like)
+        g = type(m)(K * m.num_groups, K * m.num_channels, m.eps, m.affine, **like)  # keeps models.GroupNorm's speed path
     elif type(m) is nn.BatchNorm2d:
         g = nn.BatchNorm2d(K * m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats, **like)
     else:
@@ -175,6 +175,7 @@ def train_models(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg
     if cfg.augment not in EVAL_AUGMENTS:
         raise ValueError(f"unknown augment {cfg.augment!r}; choose one of {sorted(EVAL_AUGMENTS)}")
     dev, K = data.device, len(generators)
+    keep_freed_memory()  # speed: no page faults for each step's large activations (Linux)
     models = [build_encoder(cfg.encoder, data.channels, data.num_classes, data.im_size, g, dev).to(
         memory_format=torch.channels_last) for g in generators]
     net = StackedEncoder(models).to(memory_format=torch.channels_last)  # speed: faster convs on CPU and GPU
@@ -187,7 +188,8 @@ def train_models(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg
             group["lr"] = lr_at(cfg, epoch)
         orders = torch.stack([torch.randperm(n, generator=g, device=dev) for g in generators])  # (K, n)
         for idx in orders.split(cfg.batch_size, dim=1):                                        # (K, B)
-            logits = net(stack_channels(_augment(images, idx, generators, cfg, data), K))     # (B, K, classes)
+            with autocast(cfg.autocast, dev):  # bf16 where asked for and native (training.autocast)
+                logits = net(stack_channels(_augment(images, idx, generators, cfg, data), K))  # (B, K, classes)
             # sum over models of each model's mean cross-entropy: per-model gradients unchanged
             loss = F.cross_entropy(logits.flatten(0, 1), labels[idx].T.flatten(), reduction="sum") / idx.shape[1]
             opt.zero_grad(set_to_none=True)

@@ -43,12 +43,16 @@ def channel_power_sum(f: torch.Tensor, power: float) -> torch.Tensor:
     Speed: a generic float pow was the slowest op of a CPU step. For even
     integer p, sum_c (f^(p/2))^2 is a squared 2-norm over channels (a fast
     reduction, fastest on channels_last memory) after p/2 - 1 multiplications;
+    p = 1 (the released code's) is abs then a sum (vector_norm's generic
+    p-norm path took 137 ms, abs + sum 78 ms on 640x128x32x32, 1 thread);
     other p use one fused p-norm reduction raised back to p."""
     if float(power).is_integer() and power % 2 == 0 and 2 <= power <= 16:
         half = f
         for _ in range(int(power) // 2 - 1):
             half = half * f
         return torch.linalg.vector_norm(half, ord=2, dim=1).square()
+    if power == 1:
+        return f.abs().sum(dim=1)
     return torch.linalg.vector_norm(f, ord=power, dim=1).pow(power)
 
 
