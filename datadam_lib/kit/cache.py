@@ -11,6 +11,7 @@ plus a fingerprint of its contents, so two different files under one name
 Layout under the cache root (``$DATADAM_CACHE``, else ``cache/`` in the kit)::
 
     sets/<key>/synthetic.pt, config.json, manifest.json, key.json   (any kind of set)
+    models/<key>.pt, <key>.json     (a trained model a kind samples its sets from: the generators)
     eval/<key>.json
 
 Writes are atomic: a distilled set is written to a temporary directory that
@@ -37,7 +38,7 @@ from ..method.data import RealData
 from ..method.distill import SyntheticSet
 from ..method.sets import get_kind, make_set
 from ..method.evaluate import EvalResult, evaluate
-from ..method.io import CheckpointError, device_description, manifest, write_json
+from ..method.io import CheckpointError, atomic_save, device_description, load_checked, manifest, write_json
 from .paths import cache_root
 
 
@@ -125,11 +126,35 @@ def set_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root
             return SyntheticSet.load(entry, data.device), True, entry
         except CheckpointError as e:
             _log(f"cache: recomputing unreadable entry {entry} ({e})")
-    syn = make_set(kind, cfg, data, snapshot_schedule(cfg.distill.iterations), progress)
+    model = get_kind(kind).model
+    if model is not None:   # sample the trained model (cached once for every IPC)
+        syn = model.sample(cfg, data, model_cached(kind, cfg, data, force, root, progress)[0])
+    else:
+        syn = make_set(kind, cfg, data, snapshot_schedule(cfg.distill.iterations), progress)
     syn.save(entry)
     write_json({"key": key, "kind": kind, "dataset": dataset_identity(data), "seed": cfg.seed,
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, os.path.join(entry, "key.json"))
     return syn, False, entry
+
+
+def model_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root: str | None = None,
+                 progress: bool = False) -> tuple[dict, bool]:
+    """The trained model behind a kind of set (``method.sets.TrainedModel``,
+    e.g. a generator), keyed by its own payload (not the IPC): from the cache
+    when there, else trained now and stored. Returns ``(state, hit)``."""
+    model = get_kind(kind).model
+    key = make_key(f"model-{kind}", model.payload(cfg), dataset_identity(data), cfg.seed)
+    path = os.path.join(cache_root(root), "models", key + ".pt")
+    if not force and os.path.isfile(path):
+        try:
+            return load_checked(path, "trained model", ("weights",), map_location=data.device), True
+        except CheckpointError as e:
+            _log(f"cache: recomputing unreadable entry {path} ({e})")
+    state = model.train(cfg, data, progress)
+    atomic_save(state, path)
+    write_json({"key": key, "kind": kind, "payload": model.payload(cfg), "dataset": dataset_identity(data),
+                "seed": cfg.seed, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, path[:-3] + ".json")
+    return state, False
 
 
 def distill_cached(cfg: Config, data: RealData, force: bool = False, root: str | None = None,

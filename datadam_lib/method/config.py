@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .augment import DSAConfig
+from .baselines_config import NESTED as _BASELINES_NESTED, BaselinesConfig
 from .models import EncoderSpec
 
 
@@ -108,6 +109,7 @@ class Config:
     preprocess: str = "mtt"             # PREPROCESS: how images are normalised / whitened
     distill: DistillConfig = DistillConfig()
     evaluate: EvalConfig = EvalConfig()
+    baselines: BaselinesConfig = BaselinesConfig()   # the other methods' own defaults (baselines_config.py)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -189,7 +191,7 @@ def override(cfg, changes: dict[str, Any]):
 
 
 _NESTED = {"distill": DistillConfig, "evaluate": EvalConfig, "method": MethodConfig,
-           "encoder": EncoderSpec, "dsa": DSAConfig}
+           "encoder": EncoderSpec, "dsa": DSAConfig, **_BASELINES_NESTED}
 
 
 def from_dict(d: dict, cls: type = Config):
