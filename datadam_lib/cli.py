@@ -3,6 +3,7 @@
     python -m datadam_lib distill --dataset digits --ipc 10 --scale quick --out runs/digits-10
     python -m datadam_lib evaluate runs/digits-10
     python -m datadam_lib evaluate --random --dataset digits --ipc 10 --scale quick
+    python -m datadam_lib evaluate --load syn_data_cifar10_ipc_10.pt --dataset cifar10 --preset released
     python -m datadam_lib quickstart          # DataDAM vs Random on digits, IPC 1 and 10
     python -m datadam_lib datasets
 """
@@ -73,7 +74,14 @@ def cmd_evaluate(a) -> None:
     from .method.distill import SyntheticSet
     from .method.evaluate import evaluate, random_subset
     from .method.io import device_description, manifest, write_json
-    if a.random or a.whole:
+    if a.load:   # a set made elsewhere (method/external.py lists the layouts)
+        from .method.external import check_against, load_external
+        cfg = _config(a)
+        x, y, layout = load_external(a.load)
+        data = load_dataset(cfg.dataset, a.root, a.download, a.device, cfg.preprocess)
+        check_against(x, y, data, a.load)
+        label, out = f"{a.load} ({layout})", a.out or os.path.splitext(a.load.rstrip("/"))[0] + ".metrics.json"
+    elif a.random or a.whole:
         cfg = _config(a)
         data = load_dataset(cfg.dataset, a.root, a.download, a.device, cfg.preprocess)
         if a.whole:
@@ -144,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("dir", nargs="?", help="directory written by `distill`")
     e.add_argument("--random", action="store_true", help="evaluate ipc random real images per class instead")
     e.add_argument("--whole", action="store_true", help="evaluate the whole training set instead")
+    e.add_argument("--load", metavar="PATH", help="evaluate a set made elsewhere: a kit directory or synthetic.pt, "
+                   "a .pt with data=[images, labels] (the authors' published tensors), or *images*.pt beside "
+                   "*labels*.pt; its images must be in --preset's preprocessing (authors': --preset released)")
     e.add_argument("--out", help="metrics JSON (default: DIR/metrics.json)")
     _common(e)
     e.set_defaults(fn=cmd_evaluate)
