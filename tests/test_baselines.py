@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from datadam_lib import make_config, override, random_subset
-from datadam_lib.method import cafe, coresets, gradient_matching as gm
+from datadam_lib.method import cafe, coresets
+from datadam_lib.method import gradient_matching as gm
 from datadam_lib.method.baselines import freeze_batchnorm
 from datadam_lib.method.baselines_config import CAFEConfig, MatchingConfig
 from datadam_lib.method.distill import Objective
@@ -41,7 +42,8 @@ def test_gradient_distance_by_hand():
     assert gm.gradient_distance(torch.ones(3, 5), -torch.ones(3, 5)).item() == 0.0
     # summed over classes and parameters
     two = {"w": torch.cat([real, real]), "b": torch.ones(2, 2)}
-    assert gm.match_loss(two, {"w": torch.cat([syn, syn]), "b": torch.zeros(2, 2)}).item() == pytest.approx(2 * expected)
+    got = gm.match_loss(two, {"w": torch.cat([syn, syn]), "b": torch.zeros(2, 2)})
+    assert got.item() == pytest.approx(2 * expected)
 
 
 def test_loops_are_dcs_table():
@@ -50,7 +52,8 @@ def test_loops_are_dcs_table():
     assert gm.loops(7, MatchingConfig(outer_loop=3, inner_loop=2)) == (3, 2)
     with pytest.raises(ValueError, match="outer_loop"):
         gm.loops(7, m)
-    assert (m.iterations, m.lr_images, m.momentum, m.lr_net, m.batch_real, m.bn_images) == (1000, 0.1, 0.5, 0.01, 256, 16)
+    assert (m.iterations, m.lr_images, m.momentum, m.lr_net) == (1000, 0.1, 0.5, 0.01)
+    assert (m.batch_real, m.batch_train, m.bn_images) == (256, 256, 16)
 
 
 def test_class_gradients_equal_one_backward_per_class():
@@ -120,7 +123,8 @@ def test_cafe_loss_by_hand():
 
 def test_cafe_defaults_and_schedule():
     c = CAFEConfig()
-    assert (c.iterations, c.lr_images, c.lambda_1, c.lambda_2, c.inner_weight, c.window) == (2000, 0.1, 0.04, 0.03, 0.01, 10)
+    assert (c.iterations, c.lr_images, c.lambda_1, c.lambda_2) == (2000, 0.1, 0.04, 0.03)
+    assert (c.inner_weight, c.window, c.check_images, c.last_weight, c.earlier_weight) == (0.01, 10, 128, 1.0, 0.1)
     assert [cafe.image_lr(c, 2000, it) for it in (0, 1199, 1200, 1600, 1800, 1999)] == \
         pytest.approx([0.1, 0.1, 0.05, 0.025, 0.0125, 0.0125])
 

@@ -22,7 +22,7 @@ def test_every_layout(tmp_path):
     x, y = _set(2)
     torch.save({"images": x, "labels": y, "classes": [str(i) for i in range(10)]}, tmp_path / "synthetic.pt")
     torch.save({"data": [x, y]}, tmp_path / "syn_data_digits_ipc_2.pt")                 # the authors' release
-    torch.save({"data": [[x, y], [x + 1, y]]}, tmp_path / "res_DC_digits_ConvNet_2ipc.pt")   # DC/DM: one pair per run
+    torch.save({"data": [[x, y], [x + 1, y]]}, tmp_path / "res_DC_digits_ConvNet_2ipc.pt")   # DC/DM: a pair per run
     pair = tmp_path / "pair"
     pair.mkdir()
     torch.save(x, pair / "DIGITS_IPC2_images.pt")

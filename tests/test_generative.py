@@ -80,7 +80,7 @@ def test_labels_and_work_per_scale():
 def test_one_trained_generator_serves_every_ipc(digits, small_config, tmp_path):
     root = str(tmp_path)
     a, hit_a, _ = set_cached("gmmn", small_config(ipc=1), digits, root=root)
-    state, hit = model_cached("gmmn", small_config(ipc=2), digits, root=root)
+    _, hit = model_cached("gmmn", small_config(ipc=2), digits, root=root)
     assert not hit_a and hit                                   # IPC 2 reuses the generator IPC 1 trained
     b, hit_b, _ = set_cached("gmmn", small_config(ipc=2), digits, root=root)
     assert not hit_b and b.images.shape[0] == 20 and a.images.shape[0] == 10

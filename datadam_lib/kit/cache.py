@@ -81,11 +81,12 @@ def make_key(kind: str, payload: dict, identity: dict, seed: int) -> str:
 
 
 def set_payload(kind: str, cfg: Config) -> dict:
-    """What determines a set of ``kind``: the whole config when the kind
-    depends on the distillation config, else only the IPC (and the seed,
-    which every key holds)."""
+    """What determines a set of ``kind``: the whole config but its evaluation
+    (a set does not depend on how it will be evaluated: cross-architecture
+    runs and shorter evaluations share it) when the kind depends on the
+    distillation config, else only the IPC (and the seed, which every key holds)."""
     if get_kind(kind).depends_on_distill:
-        return canonical(cfg)
+        return {k: v for k, v in canonical(cfg).items() if k != "evaluate"}
     return {"ipc": cfg.distill.ipc, "preprocess": cfg.preprocess}
 
 

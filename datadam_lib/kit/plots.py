@@ -165,9 +165,10 @@ def attention_panel(pixels: torch.Tensor, maps: list[torch.Tensor], labels: list
 
 
 def accuracy_bars(summary: list[dict], xlabel: str, title: str = "", kinds: tuple[str, ...] = ("datadam",),
-                  ylabel: str = "test accuracy (%), mean ± std") -> Figure:
+                  ylabel: str = "test accuracy (%), mean ± std", names=None) -> Figure:
     """Accuracy (mean ± std, %) per setting from ``sweep.summarize`` rows, one
-    bar per (setting, kind) with its error bar and value."""
+    bar per (setting, kind) with its error bar and value; ``names`` (kind ->
+    legend label, e.g. ``report.kind_name``) names the kinds."""
     settings = list(dict.fromkeys(r["setting"] for r in summary))
     width = 0.8 / len(kinds)
     fig = Figure(figsize=(max(3.5, 1.0 * len(settings) * len(kinds) + 1.5), 3.4), layout="constrained")
@@ -181,7 +182,7 @@ def accuracy_bars(summary: list[dict], xlabel: str, title: str = "", kinds: tupl
                 xs.append(i + (j - (len(kinds) - 1) / 2) * width)
                 ms.append(r["mean"])
                 ss.append(r["std"])
-        name = "DataDAM" if k == "datadam" else k.capitalize()
+        name = names(k) if names else "DataDAM" if k == "datadam" else k.capitalize()
         ax.bar(xs, ms, width * 0.9, yerr=ss, capsize=4, label=name, color=COLORS.get(k), alpha=0.85)
         for x, m, s in zip(xs, ms, ss):
             ax.text(x, m + s + 0.3, f"{m:.1f}", ha="center", va="bottom", fontsize=8)
@@ -198,3 +199,39 @@ def accuracy_bars(summary: list[dict], xlabel: str, title: str = "", kinds: tupl
     if title:
         ax.set_title(title, fontsize=9)
     return fig
+
+
+def tsne_panels(real_xy, real_labels, synthetic: dict[str, tuple], classes: list[str], names=None,
+                title: str = "", cell: float = 3.0) -> Figure:
+    """Supplement Fig. 9: one panel per synthetic set, all from the same joint
+    embedding: the real points (``real_xy`` (N, 2), ``real_labels``) as small
+    dots coloured by class, the set's points (``synthetic[kind] = (xy, labels)``)
+    as stars of their class's colour with a black edge."""
+    import numpy as np
+    kinds = list(synthetic)
+    fig = Figure(figsize=(cell * len(kinds) + 1.2, cell + 0.8), layout="constrained")
+    axes = fig.subplots(1, len(kinds), squeeze=False)[0]
+    cmap = _class_colours(len(classes))
+    real_xy, real_labels = np.asarray(real_xy), np.asarray(real_labels)
+    for ax, k in zip(axes, kinds):
+        xy, labels = (np.asarray(a) for a in synthetic[k])
+        ax.scatter(real_xy[:, 0], real_xy[:, 1], c=cmap[real_labels], s=3, alpha=0.35, linewidths=0)
+        ax.scatter(xy[:, 0], xy[:, 1], c=cmap[labels], s=70, marker="*", edgecolors="black", linewidths=0.5)
+        ax.set_title(names(k) if names else k, fontsize=10)
+        ax.set_xticks([]), ax.set_yticks([])
+    handles = [axes[0].scatter([], [], c=[cmap[i]], s=20, label=c) for i, c in enumerate(classes)]
+    fig.legend(handles=handles, loc="outside right center", fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _class_colours(n: int):
+    """``n`` distinguishable RGBA colours (tab10, then tab20, then a continuous map)."""
+    import numpy as np
+    from matplotlib import colormaps
+    if n <= 10:
+        return np.asarray(colormaps["tab10"].colors)[:n]
+    if n <= 20:
+        return np.asarray(colormaps["tab20"].colors)[:n]
+    return colormaps["turbo"](np.linspace(0, 1, n))

@@ -55,7 +55,7 @@ from .models import Encoder, build_encoder, reset_parameters
 
 # Work a scale allows: distill.py's 2,000 iterations of at least 10 image
 # updates and 100 network epochs each are hours on a CPU.
-CAPS = {"smoke": {"iterations": 1, "outer": 2, "inner": 2}, "quick": {"iterations": 2, "outer": 20, "inner": 20}}
+CAPS = {"smoke": {"iterations": 1, "outer": 2, "inner": 2}, "quick": {"iterations": 1, "outer": 20, "inner": 20}}
 
 
 def _sq(real_mean: torch.Tensor, syn: torch.Tensor, K: int) -> torch.Tensor:

@@ -30,8 +30,9 @@ import torch
 from .data import DataError, RealData
 from .io import CheckpointError
 
-LAYOUTS = ("a kit directory or synthetic.pt (images, labels)", "a .pt with data = [images, labels] "
-           "(the authors' syn_data_*.pt, DC/DM's res_*.pt)", "*images*.pt beside *labels*.pt")
+LAYOUTS = ("a kit directory or synthetic.pt (images, labels)",
+           "a .pt with data = [images, labels] (the authors' syn_data_*.pt, DC/DM's res_*.pt)",
+           "*images*.pt beside *labels*.pt")
 
 
 def _load(path: str):
@@ -78,7 +79,8 @@ def load_external(path: str) -> tuple[torch.Tensor, torch.Tensor, str]:
         raise CheckpointError(f"{path}: no such file or directory")
     labels_path = _pair(path)
     if labels_path:
-        images, labels, layout = _load(path), _load(labels_path), f"images + labels files ({os.path.basename(labels_path)})"
+        images, labels = _load(path), _load(labels_path)
+        layout = f"images + labels files ({os.path.basename(labels_path)})"
         if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
             raise _unknown(path, "the images/labels files do not hold one tensor each")
     else:

@@ -43,10 +43,11 @@ from .models import Encoder, build_encoder, reset_parameters
 # utils.get_loops: (outer_loop, inner_loop) per IPC, "empirically good".
 LOOPS: dict[int, tuple[int, int]] = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
 
-# Work a scale allows (main.py runs 1,000 iterations). One iteration at IPC 10
-# is 10 image updates and 450 epochs of network training: minutes on a 2-core
-# CPU. Smoke also caps the loops, to run in seconds.
-CAPS = {"smoke": {"iterations": 1, "outer": 2, "inner": 1}, "quick": {"iterations": 10}}
+# Work a scale allows (main.py runs 1,000 iterations of ``outer`` image
+# updates): quick allows about 20 image updates, and at least one iteration
+# (IPC 1: 20 iterations; IPC 10: 2, each with 450 epochs of network training,
+# minutes on a 2-core CPU; IPC 50: 1). Smoke also caps the loops, to run in seconds.
+CAPS = {"smoke": {"iterations": 1, "outer": 2, "inner": 1}, "quick": {"updates": 20}}
 
 EPS = 1e-6   # utils.py distance_wb: norm * norm + 0.000001
 
@@ -76,7 +77,8 @@ def gradient_distance(real: torch.Tensor, syn: torch.Tensor) -> torch.Tensor:
 def match_loss(real: dict[str, torch.Tensor], syn: dict[str, torch.Tensor]) -> torch.Tensor:
     """``utils.match_loss`` with ``dis_metric='ours'``: the sum over parameters of
     :func:`gradient_distance`."""
-    return sum((gradient_distance(real[k], syn[k]) for k in real), torch.zeros((), device=next(iter(real.values())).device))
+    zero = torch.zeros((), device=next(iter(real.values())).device)
+    return sum((gradient_distance(real[k], syn[k]) for k in real), zero)
 
 
 def class_gradients(net: Encoder, params: dict[str, torch.Tensor], x: torch.Tensor,
@@ -125,7 +127,8 @@ def condense(cfg: Config, data: RealData, snapshot_at: tuple[int, ...] = (), pro
     m, t0 = cfg.baselines.matching, time.time()
     K, ipc, dev = data.num_classes, cfg.distill.ipc, data.device
     outer, inner = (capped(v, cfg, CAPS, n) for v, n in zip(loops(ipc, m), ("outer", "inner")))
-    iterations = capped(m.iterations, cfg, CAPS, "iterations")
+    iterations = max(1, min(capped(m.iterations, cfg, CAPS, "iterations"),
+                            capped(m.iterations * outer, cfg, CAPS, "updates") // outer))
     batch_real = real_batch(cfg, data, m.batch_real)
     dsa = cfg.distill.dsa if siamese else None
     g = torch.Generator(device=dev).manual_seed(cfg.seed)
