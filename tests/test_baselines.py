@@ -159,12 +159,18 @@ def test_herding_by_hand():
     assert coresets.herding_indices(emb, labels, 2, 1).tolist() == [[1], [3]]
 
 
-@pytest.mark.parametrize("kind", ["herding", "kcenter"])
-def test_coresets_are_real_images(kind, digits, small_config):
-    syn = make_set(kind, small_config(ipc=2), digits)
-    idx = torch.tensor(syn.info["indices"])
-    assert torch.equal(syn.images, digits.x_train[idx]) and torch.equal(syn.labels, digits.y_train[idx])
-    assert len(set(idx.tolist())) == 20
+def test_coresets_are_real_images_from_one_feature_network(digits, small_config, tmp_path):
+    from datadam_lib.kit.cache import model_cached, set_cached
+    root = str(tmp_path)
+    for kind in ("herding", "kcenter"):
+        syn, _, _ = set_cached(kind, small_config(ipc=2), digits, root=root)
+        idx = torch.tensor(syn.info["indices"])
+        assert torch.equal(syn.images, digits.x_train[idx]) and torch.equal(syn.labels, digits.y_train[idx])
+        assert len(set(idx.tolist())) == 20 and syn.info["feature_epochs"] == 1
+    # k-center reused the network herding trained (one payload), at every IPC
+    assert model_cached("kcenter", small_config(ipc=5), digits, root=root)[1]
+    direct = make_set("herding", small_config(ipc=2), digits)
+    assert direct.info["indices"] == set_cached("herding", small_config(ipc=2), digits, root=root)[0].info["indices"]
 
 
 # ---------------------------------------------------------------- DM and pixel MMD

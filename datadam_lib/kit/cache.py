@@ -141,10 +141,11 @@ def set_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root
 def model_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root: str | None = None,
                  progress: bool = False) -> tuple[dict, bool]:
     """The trained model behind a kind of set (``method.sets.TrainedModel``,
-    e.g. a generator), keyed by its own payload (not the IPC): from the cache
-    when there, else trained now and stored. Returns ``(state, hit)``."""
+    e.g. a generator), keyed by its own payload (not the IPC, nor the kind:
+    kinds with the same payload share it): from the cache when there, else
+    trained now and stored. Returns ``(state, hit)``."""
     model = get_kind(kind).model
-    key = make_key(f"model-{kind}", model.payload(cfg), dataset_identity(data), cfg.seed)
+    key = make_key("model", model.payload(cfg), dataset_identity(data), cfg.seed)
     path = os.path.join(cache_root(root), "models", key + ".pt")
     if not force and os.path.isfile(path):
         try:

@@ -17,6 +17,7 @@ verified against its text).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import torch
@@ -31,18 +32,36 @@ from .models import Encoder, build_encoder
 CAPS = {"smoke": {"feature_epochs": 1}, "quick": {"feature_epochs": 5}}
 
 
+def feature_epochs(cfg: Config) -> int:
+    return capped(cfg.baselines.coreset.feature_epochs, cfg, CAPS, "feature_epochs")
+
+
 def feature_network(cfg: Config, data: RealData, g: torch.Generator, batch: int = 256) -> Encoder:
     """The preset's ConvNet trained on the whole training set (see the module docstring)."""
     net = build_encoder(cfg.distill.encoder, data.channels, data.num_classes, data.im_size, g, data.device)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     net.train()
-    for _ in range(capped(cfg.baselines.coreset.feature_epochs, cfg, CAPS, "feature_epochs")):
+    for _ in range(feature_epochs(cfg)):
         for idx in torch.randperm(len(data.y_train), generator=g, device=data.device).split(batch):
             loss = F.cross_entropy(net(data.x_train[idx]), data.y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
     return net.eval()
+
+
+def train(cfg: Config, data: RealData, progress: bool = False) -> dict:
+    """The feature network's state (``sets.TrainedModel``: trained once, shared
+    by herding and k-center at every IPC)."""
+    t0 = time.time()
+    net = feature_network(cfg, data, torch.Generator(device=data.device).manual_seed(cfg.seed))
+    return {"weights": net.state_dict(), "epochs": feature_epochs(cfg), "train_s": round(time.time() - t0, 3)}
+
+
+def payload(cfg: Config) -> dict:
+    """What the feature network depends on besides the data and the seed."""
+    return {"model": "coreset-features", "encoder": dataclasses.asdict(cfg.distill.encoder),
+            "epochs": feature_epochs(cfg), "preprocess": cfg.preprocess}
 
 
 @torch.no_grad()
@@ -81,18 +100,17 @@ def herding_indices(emb: torch.Tensor, labels: torch.Tensor, num_classes: int, k
 SELECTORS = {"herding": herding_indices, "kcenter": kcenter_indices}
 
 
-def select(cfg: Config, data: RealData, snapshot_at: tuple[int, ...] = (), progress: bool = False, *,
-           kind: str) -> SyntheticSet:
-    """The coreset of ``kind`` (herding | kcenter): ``ipc`` real images per class."""
+def select(cfg: Config, data: RealData, state: dict, *, kind: str) -> SyntheticSet:
+    """The coreset of ``kind`` (herding | kcenter): ``ipc`` real images per
+    class, chosen in the embedding of the trained feature network ``state``."""
     t0, ipc = time.time(), cfg.distill.ipc
     if ipc > int(data.counts.min()):
         raise DataError(f"ipc {ipc} is larger than the smallest class of {data.name!r} "
                         f"({int(data.counts.min())} images): a coreset cannot hold that many images per class")
-    g = torch.Generator(device=data.device).manual_seed(cfg.seed)
-    emb = embed_all(feature_network(cfg, data, g), data.x_train)
-    idx = SELECTORS[kind](emb, data.y_train, data.num_classes, ipc).flatten()
+    net = build_encoder(cfg.distill.encoder, data.channels, data.num_classes, data.im_size, None, data.device)
+    net.load_state_dict(state["weights"])
+    idx = SELECTORS[kind](embed_all(net, data.x_train), data.y_train, data.num_classes, ipc).flatten()
     x = data.x_train[idx].clone()
     assert torch.equal(data.y_train[idx], class_labels(data, ipc))
-    return finish(x, cfg, data, [], {0: x.cpu().clone()} if 0 in snapshot_at else {}, t0, kind=kind,
-                  feature_epochs=capped(cfg.baselines.coreset.feature_epochs, cfg, CAPS, "feature_epochs"),
-                  indices=idx.tolist())
+    return finish(x, cfg, data, [], {0: x.cpu().clone()}, t0, kind=kind, feature_epochs=state["epochs"],
+                  feature_train_s=state.get("train_s"), indices=idx.tolist())

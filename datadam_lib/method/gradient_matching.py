@@ -44,10 +44,10 @@ from .models import Encoder, build_encoder, reset_parameters
 LOOPS: dict[int, tuple[int, int]] = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
 
 # Work a scale allows (main.py runs 1,000 iterations of ``outer`` image
-# updates): quick allows about 20 image updates, and at least one iteration
-# (IPC 1: 20 iterations; IPC 10: 2, each with 450 epochs of network training,
-# minutes on a 2-core CPU; IPC 50: 1). Smoke also caps the loops, to run in seconds.
-CAPS = {"smoke": {"iterations": 1, "outer": 2, "inner": 1}, "quick": {"updates": 20}}
+# updates): quick allows about 10 image updates, and at least one iteration
+# (IPC 1: 10 iterations; IPC 10: 1, with 450 epochs of network training, a
+# couple of minutes on a 2-core CPU; IPC 50: 1). Smoke also caps the loops, to run in seconds.
+CAPS = {"smoke": {"iterations": 1, "outer": 2, "inner": 1}, "quick": {"updates": 10}}
 
 EPS = 1e-6   # utils.py distance_wb: norm * norm + 0.000001
 

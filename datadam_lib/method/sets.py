@@ -42,11 +42,19 @@ Maker = Callable[[Config, RealData, tuple[int, ...], bool], SyntheticSet]
 @dataclass(frozen=True)
 class TrainedModel:
     """A model trained once per (config, data, seed) and then sampled at any
-    IPC (a generator): ``kit.cache`` stores the trained state under the key of
-    ``payload(cfg)``, so the sets of every IPC share one training."""
+    IPC (a generator; the coresets' feature network): ``kit.cache`` stores the
+    trained state under the key of ``payload(cfg)``, so the sets of every IPC,
+    and every kind whose payload is the same, share one training."""
     train: Callable[[Config, RealData, bool], dict]            # -> state (tensors, numbers, lists)
     sample: Callable[[Config, RealData, dict], SyntheticSet]   # state -> ipc images per class
-    payload: Callable[[Config], dict]                          # what the trained state depends on
+    payload: Callable[[Config], dict]                          # what the trained state depends on (names the model)
+
+
+def _sampled(model: TrainedModel, description: str) -> SetKind:
+    """A kind of set sampled from a trained model (trained here when uncached)."""
+    def make(cfg: Config, data: RealData, snapshot_at: tuple[int, ...], progress: bool) -> SyntheticSet:
+        return model.sample(cfg, data, model.train(cfg, data, progress))
+    return SetKind(make, description, model=model)
 
 
 @dataclass(frozen=True)
@@ -106,26 +114,19 @@ SET_KINDS: dict[str, SetKind] = {
     "dsa": SetKind(partial(gradient_matching.condense, siamese=True),
                    "DSA: gradient matching with siamese augmentation, from real images (Zhao & Bilen)"),
     "cafe": SetKind(cafe.condense, "CAFE: layer-wise feature alignment with a dynamic bi-level loop (Wang et al.)"),
-    "herding": SetKind(partial(coresets.select, kind="herding"),
-                       "Herding: real images whose running mean follows the class mean (trained ConvNet features)"),
-    "kcenter": SetKind(partial(coresets.select, kind="kcenter"),
-                       "K-Center: farthest-first real images (trained ConvNet features)"),
+    "herding": _sampled(TrainedModel(coresets.train, partial(coresets.select, kind="herding"), coresets.payload),
+                        "Herding: real images whose running mean follows the class mean (trained ConvNet features)"),
+    "kcenter": _sampled(TrainedModel(coresets.train, partial(coresets.select, kind="kcenter"), coresets.payload),
+                        "K-Center: farthest-first real images (trained ConvNet features)"),
     "pixel-mmd": SetKind(_pixel_mmd, "MMD in pixel space (linear kernel): supplement Table 3"),
 }
 
 
-def _generative(name: str) -> SetKind:
-    """A generative baseline of supplement Table 3 (``generative.py``) as a kind of set."""
-    model = TrainedModel(partial(generative.train, name), partial(generative.sample, name),
-                         partial(generative.payload, name))
-
-    def make(cfg: Config, data: RealData, snapshot_at: tuple[int, ...], progress: bool) -> SyntheticSet:
-        return model.sample(cfg, data, model.train(cfg, data, progress))
-    return SetKind(make, f"{generative.GENERATIVE[name].label}: a class-conditional generator trained on the "
-                         "real data, ipc samples per class", model=model)
-
-
-SET_KINDS.update({name: _generative(name) for name in generative.GENERATIVE})
+SET_KINDS.update({name: _sampled(TrainedModel(partial(generative.train, name), partial(generative.sample, name),
+                                               partial(generative.payload, name)),
+                                  f"{generative.GENERATIVE[name].label}: a class-conditional generator trained on "
+                                  "the real data, ipc samples per class")
+                  for name in generative.GENERATIVE})
 
 
 def register(name: str, kind: SetKind) -> None:
