@@ -175,19 +175,25 @@ def _sweep_cells(plan: dict[int, list[str]], params: dict, sweep: dict) -> list[
 def _work_note(rows: list[dict]) -> str:
     """What each kind's set cost at this scale, from the sets' manifests (the
     methods cap their own work per scale: ``method/*.py`` ``CAPS``)."""
-    parts = {}
+    work: dict[str, dict[str, str]] = {}
     for r in rows:
         path = os.path.join(r.get("synthetic_dir") or "", "manifest.json")
         if not os.path.isfile(path):
             continue
         with open(path) as f:
             info = json.load(f)
-        bits = [f"{info[k]} {k.replace('_', ' ')}" for k in ("iterations", "width", "outer_loop", "feature_epochs")
+        bits = [f"{k.replace('_', ' ')} {info[k]}" for k in ("iterations", "outer_loop", "width", "feature_epochs")
                 if info.get(k) is not None]
         if bits:
-            parts.setdefault(r["kind"], []).append(f"{r['setting']}: {', '.join(map(str, bits))}")
-    return ("**Work per set at this scale** (iterations of the method's own loop): "
-            + "; ".join(f"{report.kind_name(k)} ({'; '.join(v)})" for k, v in parts.items()) + ".") if parts else ""
+            work.setdefault(r["kind"], {})[r["setting"]] = ", ".join(bits)
+    parts = []
+    for kind, per in work.items():
+        same = len(set(per.values())) == 1
+        detail = (f"{next(iter(per.values()))} at every IPC" if same
+                  else "; ".join(f"{s.replace('ipc=', 'IPC ')}: {w}" for s, w in per.items()))
+        parts.append(f"{report.kind_name(kind)}: {detail}")
+    return ("**Work behind each set at this scale** (iterations of the method's own loop):\n"
+            + "\n".join(f"- {p}" for p in parts)) if parts else ""
 
 
 def _vs_others(summary: list[dict]) -> str:
@@ -260,19 +266,23 @@ def table(name: str, *, scale: str = "quick", dataset: str | None = None, preset
 
 def _table1_reference(name: str, run_) -> str:
     """Table 1's paper columns are CIFAR-10's (the target's first dataset); the
-    paper's other datasets follow as a note (those of the run's dataset first)."""
+    paper's other datasets follow as small tables (the run's dataset first)."""
     if name != "table1":
         return ""
     from ..kit.registry import paper_numbers
     order = sorted((d for d in TABLE1_SECTIONS if d != "cifar10"), key=lambda d: d != run_.dataset)
-    lines = []
+    out = ["The paper's columns above are CIFAR-10's. **The paper's other datasets** (accuracy %; DataDAM's "
+           "row recalled, the baselines' from third-party tables: all unverified):"]
     for ds in order:
         p = paper_numbers(TABLE1_SECTIONS[ds])
-        cells = [f"{report.kind_name(k)} IPC {s.split('=')[1]}: {ref.text()}" for s, kinds in p.numbers.items()
-                 for k, ref in kinds.items()]
-        lines.append(f"- {p.dataset}{' (this run)' if ds == run_.dataset else ''}: " + "; ".join(cells))
-    return ("The paper's columns above are CIFAR-10's. **The paper's other datasets** (mean ± std over models, "
-            "%; unverified where marked):\n" + "\n".join(lines))
+        kinds = list(dict.fromkeys(k for v in p.numbers.values() for k in v))
+        out += ["", f"*{p.dataset}*{' (this run)' if ds == run_.dataset else ''}", "",
+                "| | " + " | ".join(s.replace("ipc=", "IPC ") for s in p.numbers) + " |",
+                "|---|" + "---|" * len(p.numbers)]
+        for k in kinds:
+            cells = [p.numbers[s][k].value if k in p.numbers[s] else "—" for s in p.numbers]
+            out.append(f"| {report.kind_name(k)} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def _samples_figure(rows: list[dict], data, kinds: list[str], label: str):
