@@ -48,6 +48,16 @@ def test_cells_left_out_are_explained(tiny_data):
     assert "class 'c1' of tiny has only 3 training images" in notes[1] and "DC not run" in notes[0]
 
 
+def test_split_sweeps_keep_each_ipcs_epochs(monkeypatch):
+    """Cells run as one sweep per list of kinds; each IPC keeps its own evaluation epochs."""
+    calls = []
+    monkeypatch.setattr(baselines, "run_sweep", lambda s, kinds, **kw: calls.append(
+        ([x.key for x in s], kinds, [x.config_overrides().get("evaluate.epochs") for x in s])) or [])
+    baselines._sweep_cells({1: ["random", "dc"], 10: ["random", "dc"], 50: ["random"]},
+                           {"ipcs": [1, 10, 50], "epochs": [100, 50, 20]}, {})
+    assert calls == [(["ipc=1", "ipc=10"], ("random", "dc"), [100, 50]), (["ipc=50"], ("random",), [20])]
+
+
 def test_every_scale_keys_the_papers_ipcs_and_the_quick_cuts_are_stated():
     for name in ("table1", "table3"):
         t = TARGETS[name]

@@ -165,10 +165,11 @@ def _cells(params: dict, data) -> tuple[dict[int, list[str]], list[tuple[str, st
 
 def _sweep_cells(plan: dict[int, list[str]], params: dict, sweep: dict) -> list[dict]:
     """One sweep per distinct list of kinds (most often one sweep in all)."""
-    rows = []
+    rows, epochs = [], dict(zip(params["ipcs"], params.get("epochs") or []))
     for kinds in dict.fromkeys(tuple(v) for v in plan.values()):
         ipcs = [i for i, v in plan.items() if tuple(v) == kinds]
-        rows += run_sweep(ipc_settings({**params, "ipcs": ipcs}), kinds=kinds, **sweep)
+        part = {**params, "ipcs": ipcs, "epochs": [epochs.get(i, 0) for i in ipcs]}   # epochs stay with their IPC
+        rows += run_sweep(ipc_settings(part), kinds=kinds, **sweep)
     return rows
 
 
