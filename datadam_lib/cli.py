@@ -4,6 +4,7 @@
     python -m datadam_lib evaluate runs/digits-10
     python -m datadam_lib evaluate runs/digits-10 --scale paper --seed 1   # the full protocol, other models
     python -m datadam_lib evaluate --random --dataset digits --ipc 10 --scale quick
+    python -m datadam_lib evaluate --load syn_data_cifar10_ipc_10.pt --dataset cifar10 --preset released
     python -m datadam_lib quickstart          # DataDAM vs Random on digits, IPC 1 and 10
     python -m datadam_lib datasets
 
@@ -179,11 +180,22 @@ def cmd_evaluate(a) -> None:
     from .method.data import load_dataset
     from .method.evaluate import evaluate, random_subset
     from .method.io import check_device, check_output_file, device_description, manifest, write_json
-    if a.dir and (a.random or a.whole):
-        raise ValueError("evaluate takes a directory written by `distill`, or --random / --whole, not both")
+    if sum(map(bool, (a.dir, a.random or a.whole, a.load))) > 1:
+        raise ValueError("evaluate takes one of a directory written by `distill`, --random / --whole or --load PATH, "
+                         "not both")
     dev = check_device(a.device)
     extra = {}
-    if a.random or a.whole:
+    if a.load:   # a set made elsewhere (method/external.py lists the layouts)
+        from .method.external import check_against, load_external
+        cfg = _config(a)
+        out = a.out or os.path.splitext(a.load.rstrip("/"))[0] + ".metrics.json"
+        check_output_file(out, a.overwrite)
+        x, y, layout = load_external(a.load)
+        data = load_dataset(cfg.dataset, a.root, a.download, dev, cfg.preprocess)
+        check_against(x, y, data, a.load)
+        label = f"{a.load} ({layout})"
+        extra = {"loaded_set": os.path.abspath(a.load)}
+    elif a.random or a.whole:
         cfg = _config(a)
         kind = "whole" if a.whole else f"random-{_slug(cfg.dataset)}-ipc{cfg.distill.ipc}"
         out = a.out or (f"whole-{_slug(cfg.dataset)}.json" if a.whole else f"{kind}.json")
@@ -286,7 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("dir", nargs="?", help="directory written by `distill`")
     e.add_argument("--random", action="store_true", help="evaluate ipc random real images per class instead")
     e.add_argument("--whole", action="store_true", help="evaluate the whole training set instead")
-    _out(e, "metrics JSON (default: DIR/metrics.json, or random-DATASET-ipcN.json / whole-DATASET.json)")
+    e.add_argument("--load", metavar="PATH", help="evaluate a set made elsewhere: a kit directory or synthetic.pt, "
+                   "a .pt with data=[images, labels] (the authors' published tensors), or *images*.pt beside "
+                   "*labels*.pt; its images must be in --preset's preprocessing (authors': --preset released)")
+    _out(e, "metrics JSON (default: DIR/metrics.json, random-DATASET-ipcN.json / whole-DATASET.json, "
+            "or PATH.metrics.json for --load PATH)")
     _common(e)
     e.set_defaults(fn=cmd_evaluate)
     q = sub.add_parser("quickstart", help="DataDAM vs Random at a few IPCs, side by side", formatter_class=_Formatter)

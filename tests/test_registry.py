@@ -21,7 +21,8 @@ def test_every_artefact_of_the_supplement_is_a_target():
     expected = {"quickstart", "table3", "table4", "table5"} | {f"fig{i}" for i in range(1, 23)}
     assert expected <= set(TARGETS)
     assert {"quickstart", "fig1", "fig5", "fig6"} <= {n for n, t in TARGETS.items() if t.implemented}
-    assert [t.name for t in registry.ordered()][:4] == ["quickstart", "table3", "table4", "table5"]
+    # the main paper's Table 1 sorts with the tables, before the supplement's
+    assert [t.name for t in registry.ordered()][:5] == ["quickstart", "table1", "table3", "table4", "table5"]
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

@@ -8,7 +8,7 @@ import torch
 from datadam_lib import distill, override, random_subset
 from datadam_lib.method.distill import Objective
 from datadam_lib.method.losses import mmd_loss
-from datadam_lib.method.sets import DM_OVERRIDES, SET_KINDS, make_set, register
+from datadam_lib.method.sets import DM_OVERRIDES, SET_KINDS, dm_config, make_set, register
 
 
 def test_dm_loss_is_the_plain_embedding_mmd(small_config):
@@ -24,7 +24,8 @@ def test_dm_loss_is_the_plain_embedding_mmd(small_config):
 def test_dm_and_random_sets(digits, small_config):
     cfg = small_config(ipc=2, seed=3)
     dm = make_set("dm", cfg, digits, snapshot_at=(0,))
-    torch.testing.assert_close(dm.images, distill(override(cfg, DM_OVERRIDES), digits, progress=False).images)
+    torch.testing.assert_close(dm.images, distill(dm_config(cfg), digits, progress=False).images)
+    assert dm_config(cfg).distill.method == override(cfg, DM_OVERRIDES).distill.method
     rnd = make_set("random", cfg, digits)
     x, y = random_subset(digits, 2, seed=3)
     assert torch.equal(rnd.images, x) and torch.equal(rnd.labels, y)

@@ -11,6 +11,7 @@ plus a fingerprint of its contents, so two different files under one name
 Layout under the cache root (``$DATADAM_CACHE``, else ``cache/`` in the kit)::
 
     sets/<key>/synthetic.pt, config.json, manifest.json, key.json   (any kind of set)
+    models/<key>.pt, <key>.json     (a trained model a kind samples its sets from: the generators)
     eval/<key>.json
 
 Writes are atomic: a new distilled set is written to a temporary directory
@@ -41,7 +42,7 @@ from ..method.data import RealData, dataset_identity
 from ..method.distill import SyntheticSet
 from ..method.sets import get_kind, make_set
 from ..method.evaluate import EvalResult, evaluate
-from ..method.io import CheckpointError, device_description, manifest, write_json
+from ..method.io import CheckpointError, atomic_save, device_description, load_checked, manifest, write_json
 from .paths import cache_root
 
 
@@ -53,14 +54,20 @@ def make_key(kind: str, payload: dict, identity: dict, seed: int) -> str:
 
 
 def set_payload(kind: str, cfg: Config) -> dict:
-    """What determines a set of ``kind``: the dataset name, preprocessing and
-    the distillation config when the kind depends on it, else only the IPC
-    (the seed is in every key). The evaluation protocol and the preset's and
-    scale's names are left out: equal values make equal sets, so an
-    evaluation ablation (Fig. 4) reuses one distilled set."""
-    if get_kind(kind).depends_on_distill:
-        return {"dataset": cfg.dataset, "preprocess": cfg.preprocess, "distill": canonical(cfg.distill)}
-    return {"dataset": cfg.dataset, "preprocess": cfg.preprocess, "ipc": cfg.distill.ipc}
+    """What determines a set of ``kind``: the dataset name and preprocessing;
+    for a kind sampled from a trained model, the model's payload and the IPC;
+    for a learned kind, the distillation config and the baselines' own
+    settings (DM, DC/DSA, CAFE read theirs from ``cfg.baselines``); else only
+    the IPC (the seed is in every key). The evaluation protocol and the
+    preset's and scale's names are left out: equal values make equal sets, so
+    an evaluation ablation (Fig. 4) or a cross-architecture run reuses one set."""
+    k = get_kind(kind)
+    base = {"dataset": cfg.dataset, "preprocess": cfg.preprocess}
+    if k.model is not None:
+        return {**base, "ipc": cfg.distill.ipc, "model": k.model.payload(cfg)}
+    if k.depends_on_distill:
+        return {**base, "distill": canonical(cfg.distill), "baselines": canonical(cfg.baselines)}
+    return {**base, "ipc": cfg.distill.ipc}
 
 
 def set_key(kind: str, cfg: Config, data: RealData) -> str:
@@ -106,11 +113,36 @@ def set_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root
             want |= set(syn.snapshots)
         except CheckpointError as e:
             _log(f"cache: recomputing unreadable entry {entry} ({e})")
-    syn = make_set(kind, cfg, data, tuple(sorted(want)), progress)
+    model = get_kind(kind).model
+    if model is not None:   # sample the trained model (cached once for every IPC)
+        syn = model.sample(cfg, data, model_cached(kind, cfg, data, force, root, progress)[0])
+    else:
+        syn = make_set(kind, cfg, data, tuple(sorted(want)), progress)
     syn.save(entry, overwrite=True)   # the entry is the kit's by its name (its record may be what was unreadable)
     write_json({"key": key, "kind": kind, "dataset": dataset_identity(data), "seed": cfg.seed,
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, os.path.join(entry, "key.json"))
     return syn, False, entry
+
+
+def model_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root: str | None = None,
+                 progress: bool = False) -> tuple[dict, bool]:
+    """The trained model behind a kind of set (``method.sets.TrainedModel``,
+    e.g. a generator), keyed by its own payload (not the IPC, nor the kind:
+    kinds with the same payload share it): from the cache when there, else
+    trained now and stored. Returns ``(state, hit)``."""
+    model = get_kind(kind).model
+    key = make_key("model", model.payload(cfg), dataset_identity(data), cfg.seed)
+    path = os.path.join(cache_root(root), "models", key + ".pt")
+    if not force and os.path.isfile(path):
+        try:
+            return load_checked(path, "trained model", ("weights",), map_location=data.device), True
+        except CheckpointError as e:
+            _log(f"cache: recomputing unreadable entry {path} ({e})")
+    state = model.train(cfg, data, progress)
+    atomic_save(state, path)
+    write_json({"key": key, "kind": kind, "payload": model.payload(cfg), "dataset": dataset_identity(data),
+                "seed": cfg.seed, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, path[:-3] + ".json")
+    return state, False
 
 
 def distill_cached(cfg: Config, data: RealData, force: bool = False, root: str | None = None,

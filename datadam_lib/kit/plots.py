@@ -172,15 +172,17 @@ def _accuracies(row: dict) -> list[float]:
 
 
 def accuracy_bars(summary: list[dict], xlabel: str, title: str = "", kinds: tuple[str, ...] = ("datadam",),
-                  paper=None, names: dict[str, str] | None = None) -> Figure:
+                  paper=None, names=None) -> Figure:
     """Accuracy per setting from ``report.summarize`` rows: one bar per
     (setting, kind) at the mean, its ± std, and every evaluated model as a
     dot, on a 0-100 % axis (a one-point difference looks like one point).
     The number of models is on the figure. ``paper`` (registry.PaperNumbers):
     the paper's number for a (setting, kind), where it has one, drawn as a
     black x, labelled as the paper's (another dataset and scale unless the
-    run is comparable)."""
+    run is comparable). ``names``: kind -> legend label, a dict or a
+    function (``report.kind_name``)."""
     names = names or {}
+    name = names if callable(names) else lambda k: names.get(k, k)
     settings = list(dict.fromkeys(r["setting"] for r in summary))
     labels = {r["setting"]: r.get("label", r["setting"]) for r in summary}
     width = 0.8 / len(kinds)
@@ -194,7 +196,7 @@ def accuracy_bars(summary: list[dict], xlabel: str, title: str = "", kinds: tupl
                 continue
             x = i + (j - (len(kinds) - 1) / 2) * width
             ax.bar(x, r["mean"], width * 0.9, yerr=r["std"], capsize=3, color=COLORS.get(k), alpha=0.8,
-                   label=names.get(k, k) if i == 0 else None)
+                   label=name(k) if i == 0 else None)
             accs = _accuracies(r)
             offsets = [(n - (len(accs) - 1) / 2) * width * 0.5 / max(len(accs), 1) for n in range(len(accs))]
             ax.scatter([x + o for o in offsets], accs, s=9, color="black", alpha=0.6, zorder=3, linewidths=0)
@@ -272,3 +274,39 @@ def setting_images(panels: list[tuple[str, torch.Tensor]], classes: list[str], p
     if title:
         fig.suptitle(title, fontsize=9)
     return fig
+
+
+def tsne_panels(real_xy, real_labels, synthetic: dict[str, tuple], classes: list[str], names=None,
+                title: str = "", cell: float = 3.0) -> Figure:
+    """Supplement Fig. 9: one panel per synthetic set, all from the same joint
+    embedding: the real points (``real_xy`` (N, 2), ``real_labels``) as small
+    dots coloured by class, the set's points (``synthetic[kind] = (xy, labels)``)
+    as stars of their class's colour with a black edge."""
+    import numpy as np
+    kinds = list(synthetic)
+    fig = Figure(figsize=(cell * len(kinds) + 1.2, cell + 0.8), layout="constrained")
+    axes = fig.subplots(1, len(kinds), squeeze=False)[0]
+    cmap = _class_colours(len(classes))
+    real_xy, real_labels = np.asarray(real_xy), np.asarray(real_labels)
+    for ax, k in zip(axes, kinds):
+        xy, labels = (np.asarray(a) for a in synthetic[k])
+        ax.scatter(real_xy[:, 0], real_xy[:, 1], c=cmap[real_labels], s=3, alpha=0.35, linewidths=0)
+        ax.scatter(xy[:, 0], xy[:, 1], c=cmap[labels], s=70, marker="*", edgecolors="black", linewidths=0.5)
+        ax.set_title(names(k) if names else k, fontsize=10)
+        ax.set_xticks([]), ax.set_yticks([])
+    handles = [axes[0].scatter([], [], c=[cmap[i]], s=20, label=c) for i, c in enumerate(classes)]
+    fig.legend(handles=handles, loc="outside right center", fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _class_colours(n: int):
+    """``n`` distinguishable RGBA colours (tab10, then tab20, then a continuous map)."""
+    import numpy as np
+    from matplotlib import colormaps
+    if n <= 10:
+        return np.asarray(colormaps["tab10"].colors)[:n]
+    if n <= 20:
+        return np.asarray(colormaps["tab20"].colors)[:n]
+    return colormaps["turbo"](np.linspace(0, 1, n))

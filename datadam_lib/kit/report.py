@@ -84,7 +84,9 @@ def read_csv(path: str) -> list[dict]:
 
 
 KIND_NAMES = {"datadam": "DataDAM", "random": "Random", "dm": "DM", "dc": "DC", "dsa": "DSA", "cafe": "CAFE",
-              "kcenter": "K-Center", "herding": "Herding", "whole": "Whole dataset", "early": "Early stopping"}
+              "kcenter": "K-Center", "herding": "Herding", "whole": "Whole dataset", "early": "Early stopping",
+              "dc-vae": "DC-VAE (reduced)", "cgan": "cGAN", "biggan": "BigGAN-style (reduced)",
+              "gmmn": "GMMN (conditional)", "pixel-mmd": "MMD (pixel)"}
 
 
 def kind_name(kind: str) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 from .augment import DSAConfig
 from .losses import DISTANCES, NORMALISATIONS
+from .baselines_config import NESTED as _BASELINES_NESTED, BaselinesConfig
 from .models import EncoderSpec
 from .validation import ConfigError, Rule, at_least, between, check_fields, non_negative, one_of, positive, \
     subset_of
@@ -141,6 +142,7 @@ class Config:
     preprocess: str = "mtt"             # PREPROCESS: how images are normalised / whitened
     distill: DistillConfig = DistillConfig()
     evaluate: EvalConfig = EvalConfig()
+    baselines: BaselinesConfig = BaselinesConfig()   # the other methods' own defaults (baselines_config.py)
 
     def __post_init__(self):
         # preset and scale are labels (make_config checks the names it is given)
@@ -267,7 +269,7 @@ def differences(a: dict, b: dict, prefix: str = "") -> list[str]:
 
 
 _NESTED = {"distill": DistillConfig, "evaluate": EvalConfig, "method": MethodConfig,
-           "encoder": EncoderSpec, "dsa": DSAConfig}
+           "encoder": EncoderSpec, "dsa": DSAConfig, **_BASELINES_NESTED}
 
 
 def from_dict(d: dict, cls: type = Config):
