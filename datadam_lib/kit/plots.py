@@ -294,7 +294,7 @@ def rank_scatter(panels: list[dict], xlabel: str, ylabel: str, title: str = "", 
         ax.scatter(p["x"], p["y"], s=12, alpha=0.7, color=COLORS.get(p.get("kind", "")), edgecolors="none")
         if p.get("chosen") is not None:
             i = p["chosen"]
-            ax.scatter([p["x"][i]], [p["y"][i]], marker="*", s=90, color="black", zorder=3, label="proxy's first choice")
+            ax.scatter([p["x"][i]], [p["y"][i]], marker="*", s=90, color="black", zorder=3)
         rho = p.get("rho", math.nan)
         ax.set_title(f"{p['name']}: ρ = {'n/a' if math.isnan(rho) else f'{rho:.2f}'}", fontsize=9)
         ax.set_ylim(lo - pad, hi + pad)
@@ -306,6 +306,8 @@ def rank_scatter(panels: list[dict], xlabel: str, ylabel: str, title: str = "", 
         ax.set_xlabel(xlabel, fontsize=8)
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel, fontsize=8)
+    if any(p.get("chosen") is not None for p in panels):
+        title = (title + "\n" if title else "") + "★: the candidate the proxy ranks first"
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
