@@ -348,7 +348,7 @@ CELL_PARAMS = {
               "whole_epochs": 1, "truth_epochs": 1, "truth_cells_per_stage": 1, "truth_augment": "crop",
               "distill_iterations": 0, "seeds": [0]},
     "quick": {"ipc": 10, "cells": 10, "cell_channels": 8, "proxies": TABLE5_PROXIES, "proxy_epochs": 50,
-              "whole_epochs": 10, "truth_epochs": 15, "truth_cells_per_stage": 1, "truth_augment": "crop",
+              "whole_epochs": 10, "truth_epochs": 10, "truth_cells_per_stage": 1, "truth_augment": "crop",
               "distill_iterations": 50, "seeds": [0]},
     "paper": {"ipc": 50, "cells": 100, "cell_channels": 16, "proxies": TABLE5_PROXIES, "proxy_epochs": 50,
               "whole_epochs": 10, "truth_epochs": 200, "truth_cells_per_stage": 5, "truth_augment": "crop_flip",
