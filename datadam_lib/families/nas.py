@@ -73,9 +73,9 @@ def _top1(s: Search, x: list[float], f: float) -> tuple[float, int]:
     return top1(x, s.truth_report), len(x)
 
 
-# metric -> (its value and how many candidates it rests on, from (search, proxy's accuracies, top fraction);
-#            the kind's points; whether a value is in range)
-METRIC_VALUES: dict[str, Callable] = {
+# The metrics: those a proxy's accuracies give against the ground truth (the value and how many candidates it
+# rests on), those its trainings add up to, and the range each must lie in (Result.check).
+METRIC_VALUES: dict[str, Callable[[Search, list[float], float], tuple[float, int]]] = {
     "spearman_all": _spearman_all,
     "spearman": _spearman_all,
     "spearman_top20": _spearman_top,
@@ -85,10 +85,15 @@ METRIC_TOTALS: dict[str, Callable[[dict], float]] = {
     "time_min": lambda pts: sum(v["train_s"] for v in pts.values()) / 60,
     "storage": lambda pts: float(next(iter(pts.values()))["n_images"]),
 }
+
+
+def _is_rho(v: float) -> bool:
+    return math.isnan(v) or -1 <= v <= 1
+
+
 IN_RANGE: dict[str, Callable[[float], bool]] = {
-    "spearman_all": lambda v: math.isnan(v) or -1 <= v <= 1, "spearman": lambda v: math.isnan(v) or -1 <= v <= 1,
-    "spearman_top20": lambda v: math.isnan(v) or -1 <= v <= 1, "top1_accuracy": lambda v: 0 <= v <= 100,
-    "time_min": lambda v: v >= 0, "storage": lambda v: v >= 1,
+    "spearman_all": _is_rho, "spearman": _is_rho, "spearman_top20": _is_rho,
+    "top1_accuracy": lambda v: 0 <= v <= 100, "time_min": lambda v: v >= 0, "storage": lambda v: v >= 1,
 }
 
 
@@ -168,7 +173,7 @@ def _markdown(run_: report.Run, s: Search, summary: list[dict], metrics: tuple[s
 def findings(s: Search, summary: list[dict], metric: str) -> str:
     """What this run shows: the proxies ordered by ``metric``, against the
     noise a rank correlation has over this many candidates."""
-    rows = [r for r in summary if r["setting"] == f"metric={metric}" and r["kind"] != "whole"
+    rows = [r for r in summary if r["setting"] == f"metric={metric}" and r["kind"] not in s.truth_kinds
             and not math.isnan(r["value"])]
     if not rows:
         return ""
@@ -196,8 +201,8 @@ def _scatter(s: Search, subset: list[int] | None, title: str) -> Any:
 
 
 def _figure_bars(s: Search, summary: list[dict], run_: report.Run, p: dict) -> Any:
-    values = {kind_name(k): {m: r["value"] for r in summary for m in ("spearman_all", "spearman_top20")
-                                    if r["kind"] == k and r["setting"] == f"metric={m}"}
+    value = {(r["kind"], r["setting"]): r["value"] for r in summary}
+    values = {kind_name(k): {m: value[(k, f"metric={m}")] for m in ("spearman_all", "spearman_top20")}
               for k in s.compared() if k not in s.truth_kinds}
     return plots.metric_bars(values, METRICS, title=f"{run_.target.title}\n{run_.label}")
 
