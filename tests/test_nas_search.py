@@ -46,6 +46,14 @@ def test_cosine_annealing_as_dc_bench_steps_it():
     assert all(p.lr_at(e) > p.lr_at(e + 1) for e in range(49))
 
 
+@pytest.mark.parametrize("bad", [{"epochs": 0}, {"lr": 0.0}, {"momentum": 1.0}, {"grad_clip": -1.0},
+                                 {"augment": "mixup"}, {"batch_size": 2.5}])
+def test_a_protocol_refuses_bad_values(bad):
+    from datadam_lib.method.validation import ConfigError
+    with pytest.raises(ConfigError):
+        TrainProtocol(**{"epochs": 1, **bad})
+
+
 def test_augmentations_keep_shapes_and_none_is_the_identity():
     x = torch.randn(6, 1, 32, 32)
     g = torch.Generator().manual_seed(0)

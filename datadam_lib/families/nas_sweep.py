@@ -290,7 +290,7 @@ def training_job(job: dict) -> dict:
     the validation and test splits; the result is cached as JSON."""
     from ..kit.cache import canonical, make_key, set_cached, set_key
     from ..kit.paths import cache_root
-    from ..method.io import write_json
+    from ..method.io import device_description, manifest, write_json
     from ..method.nas_search import score
     from ..method.training import model_generator
     t0 = time.time()
@@ -313,15 +313,18 @@ def training_job(job: dict) -> dict:
     if not job["force"] and os.path.isfile(path):
         try:
             with open(path) as f:
-                result, hit = json.load(f), True
-        except (OSError, ValueError):
-            result = None
-    if result is None:
+                result = json.load(f)
+            hit = all(isinstance(result[k], (int, float)) for k in ("val_acc", "test_acc", "train_s", "n_images"))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"cache: recomputing unreadable entry {path} ({e})", flush=True)
+    if not hit:
         t1 = time.time()
         model = space.train(plan, name, images, labels, split, g)
         val, test = score(model, split)
         result = {"val_acc": 100 * val, "test_acc": 100 * test, "train_s": round(time.time() - t1, 3),
-                  "n_images": len(images), "key": key, "payload": payload}
+                  "n_images": len(images), "key": key, "payload": payload,
+                  "manifest": manifest(seed=job["seed"], device=device_description(split.full.device),
+                                       preset=job["preset"], scale=job["scale"])}
         write_json(result, path)
     row = {"target": job["label"], "space": job["space"], "setting": job["setting"], "label": name, "kind": kind,
            "seed": job["seed"], "dataset": job["dataset"], "scale": job["scale"], "preset": job["preset"],

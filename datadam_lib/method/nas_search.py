@@ -37,6 +37,7 @@ from torch import nn
 from . import augment
 from .data import RealData
 from .evaluate import test_accuracy
+from .validation import at_least, between, check_fields, non_negative, one_of, positive
 
 
 # ---------------------------------------------------------------- the validation split
@@ -99,6 +100,16 @@ def early_stopping_epochs(proxy_images: int, proxy_epochs: int, whole_images: in
 
 # ---------------------------------------------------------------- the DC-Bench / NAS-Bench-201 protocol
 
+_CROP = augment.DSAConfig(ops=("crop",))      # integer shifts of up to 1/8 of the side, zero fill = pad-4 crop at 32 px
+_FLIP = augment.DSAConfig(ops=("flip",))      # horizontal flip with probability 0.5
+
+AUGMENTS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
+    "none": lambda x, g: x,
+    "crop": lambda x, g: augment.per_sample(_CROP, x, g),
+    "crop_flip": lambda x, g: augment.per_sample(_FLIP, augment.per_sample(_CROP, x, g), g),
+}
+
+
 @dataclass(frozen=True)
 class TrainProtocol:
     """How :func:`fit` trains a network: SGD with cosine annealing from ``lr``
@@ -117,6 +128,11 @@ class TrainProtocol:
     shuffle: bool = True
     augment: str = "none"
 
+    def __post_init__(self):
+        check_fields(self, epochs=at_least(1), batch_size=at_least(1), lr=positive(), lr_min=non_negative(),
+                     momentum=between(0, 1, hi_open=True), weight_decay=non_negative(), grad_clip=positive(),
+                     augment=one_of(AUGMENTS))
+
     def lr_at(self, epoch: int) -> float:
         return self.lr_min + (self.lr - self.lr_min) * (1 + math.cos(math.pi * epoch / self.epochs)) / 2
 
@@ -131,22 +147,11 @@ DCBENCH_WHOLE = TrainProtocol(epochs=10, shuffle=True)
 NB201_TRUTH = TrainProtocol(epochs=200, batch_size=256, lr=0.1, lr_min=0.0, nesterov=True, weight_decay=5e-4,
                             grad_clip=None, shuffle=True, augment="crop_flip")
 
-_CROP = augment.DSAConfig(ops=("crop",))      # integer shifts of up to 1/8 of the side, zero fill = pad-4 crop at 32 px
-_FLIP = augment.DSAConfig(ops=("flip",))      # horizontal flip with probability 0.5
-
-AUGMENTS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
-    "none": lambda x, g: x,
-    "crop": lambda x, g: augment.per_sample(_CROP, x, g),
-    "crop_flip": lambda x, g: augment.per_sample(_FLIP, augment.per_sample(_CROP, x, g), g),
-}
-
 
 def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, protocol: TrainProtocol,
         generator: torch.Generator) -> nn.Module:
     """Train ``model`` on ``images``/``labels`` with ``protocol``; batch order
     and augmentation drawn from ``generator``."""
-    if protocol.augment not in AUGMENTS:
-        raise ValueError(f"unknown augment {protocol.augment!r}; choose one of {sorted(AUGMENTS)}")
     aug = AUGMENTS[protocol.augment]
     p = protocol
     model = model.to(memory_format=torch.channels_last)
