@@ -1,16 +1,374 @@
-"""The NAS family: distilled sets as proxies for architecture search over 720
-ConvNets (supplement Table 4, Figs 7-8) and NAS-Bench-201 (Table 5)."""
+"""The NAS family: small sets as proxies for architecture search (supplement
+Sec. 2.3): 720 ConvNets (Table 4, Figs 7-8) and NAS-Bench-201 cells (Table 5).
+
+A search trains every candidate architecture on every proxy, and on the
+data that defines the ground truth, then asks how well each proxy's ranking
+agrees with the ground truth's (Spearman's rho, ``method.nas_ranking``) and
+how good the architecture it ranks first really is. ``nas_sweep`` runs the
+search (two sweeps through the kit's executors, every training cached);
+this module turns it into each target's table, figure and findings.
+
+table4, fig7 and fig8 share one search (the same jobs, so the second and
+third read the first's cache) and show different parts of it.
+
+    result = nas.run("table4", scale="quick", dataset="digits")
+    result.show()
+"""
 from __future__ import annotations
 
-from ..kit.registry import Target, register
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..kit import plots, report
+from ..kit.registry import Setting, Target, register
+from .nas_sweep import SPACES, Search, search
+
+# ---------------------------------------------------------------- proxies and metrics
+
+# Supplement Table 4's columns; "early" (early stopping) and "whole" (the whole
+# training data, the ground truth) are trainings, not sets.
+TABLE4_PROXIES = ["random", "dsa", "dm", "cafe", "datadam", "early", "whole"]
+# Supplement Table 5's columns the kit can make (KIP and MTT are not in the kit).
+TABLE5_PROXIES = ["random", "dc", "dsa", "dm", "datadam", "whole"]
+# What the kinds of set on main can make (the smoke scale's lists).
+MAIN_SETS = ["random", "dm", "datadam"]
+
+METRICS = {
+    "spearman_all": "Spearman ρ, all candidates",
+    "spearman_top20": "Spearman ρ, top 20 %",
+    "spearman": "Spearman ρ",
+    "top1_accuracy": "Performance (%)",
+    "time_min": "Time (min)",
+    "storage": "Storage (images)",
+}
+
+
+def kind_name(kind: str) -> str:
+    """How tables name a proxy (the paper's KIP and MTT too, which the kit does not make)."""
+    return {"kip": "KIP", "mtt": "MTT"}.get(kind) or report.kind_name(kind)
+
+
+def metric_settings(names: tuple[str, ...]) -> list[Setting]:
+    """The rows of a NAS table, as the Settings its paper numbers are keyed by."""
+    return [Setting("metric", n, label=METRICS[n]) for n in names]
+
+
+# ---------------------------------------------------------------- metrics
+
+def _spearman_top(s: Search, x: list[float], f: float) -> tuple[float, int]:
+    from ..method import nas_ranking as nr
+    idx = nr.top(s.truth_rank, f)
+    return nr.spearman(*nr.restrict(x, s.truth_rank, idx)), len(idx)
+
+
+def _spearman_all(s: Search, x: list[float], f: float) -> tuple[float, int]:
+    from ..method.nas_ranking import spearman
+    return spearman(x, s.truth_rank), len(x)
+
+
+def _top1(s: Search, x: list[float], f: float) -> tuple[float, int]:
+    from ..method.nas_ranking import top1
+    return top1(x, s.truth_report), len(x)
+
+
+# The metrics: those a proxy's accuracies give against the ground truth (the value and how many candidates it
+# rests on), those its trainings add up to, and the range each must lie in (Result.check).
+METRIC_VALUES: dict[str, Callable[[Search, list[float], float], tuple[float, int]]] = {
+    "spearman_all": _spearman_all,
+    "spearman": _spearman_all,
+    "spearman_top20": _spearman_top,
+    "top1_accuracy": _top1,
+}
+METRIC_TOTALS: dict[str, Callable[[dict], float]] = {
+    "time_min": lambda pts: sum(v["train_s"] for v in pts.values()) / 60,
+    "storage": lambda pts: float(next(iter(pts.values()))["n_images"]),
+}
+
+
+def _is_rho(v: float) -> bool:
+    return math.isnan(v) or -1 <= v <= 1
+
+
+IN_RANGE: dict[str, Callable[[float], bool]] = {
+    "spearman_all": _is_rho, "spearman": _is_rho, "spearman_top20": _is_rho,
+    "top1_accuracy": lambda v: 0 <= v <= 100, "time_min": lambda v: v >= 0, "storage": lambda v: v >= 1,
+}
+
+
+def metric_value(s: Search, kind: str, metric: str, top_fraction: float) -> tuple[float, int]:
+    """One cell of a NAS table and how many candidates it rests on."""
+    if metric in METRIC_TOTALS:
+        return METRIC_TOTALS[metric](s.points[kind]), len(s.candidates)
+    if metric not in METRIC_VALUES:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {sorted(METRICS)}")
+    return METRIC_VALUES[metric](s, s.accuracies(kind), top_fraction)
+
+
+def summarize(s: Search, metrics: tuple[str, ...], run_: report.Run, top_fraction: float) -> list[dict]:
+    """One row per (metric, proxy): the CSV and the table."""
+    out = []
+    for m in metrics:
+        for kind in s.compared():
+            v, n = metric_value(s, kind, m, top_fraction)
+            out.append({"setting": f"metric={m}", "label": METRICS[m], "kind": kind, "value": v, "candidates": n,
+                        "dataset": run_.dataset, "scale": run_.scale, "preset": run_.preset,
+                        "ipc": s.rows[0]["ipc"], "seeds": ";".join(map(str, run_.seeds))})
+    return out
+
+
+def _fmt(metric: str, v: float) -> str:
+    if math.isnan(v):
+        return "n/a"
+    if metric.startswith("spearman"):
+        return f"{v:.2f}"
+    if metric == "storage":
+        return f"{v:.0f}"
+    return f"{v:.2f}" if metric == "time_min" and v < 10 else f"{v:.1f}"
+
+
+def _markdown(run_: report.Run, s: Search, summary: list[dict], metrics: tuple[str, ...], notes: list[str]) -> str:
+    """Our table and the paper's: side by side where the ground truth is the
+    paper's kind (whole data; NAS-Bench-201), apart when it is not."""
+    t, pap = run_.target, run_.target.paper
+    beside = s.space == "convnet" or s.benchmark
+    head = [f"### {t.name}: {t.title}", "",
+            f"**Ours:** {run_.label} · {len(s.candidates)} candidates · ground truth: {s.truth}.",
+            f"**Paper:** {pap.source} · {pap.dataset} · {pap.setup}."]
+    if not beside:
+        head.append("**Not NAS-Bench-201:** our ground truth is self-trained on the data we have; the paper's "
+                    "numbers (below, apart) rank against NAS-Bench-201's CIFAR-10 accuracies and are not comparable.")
+    elif run_.comparable:
+        head.append("Same dataset, scale and preset as the paper: the columns are comparable.")
+    else:
+        head.append(f"**Not comparable:** ours are {run_.dataset} at {run_.scale} scale ({run_.preset} preset), the "
+                    f"paper's are {pap.dataset} at paper scale; compare our proxies with each other.")
+    cols = ["method"] + [c for m in metrics for c in ([f"{METRICS[m]}: ours", "paper"] if beside else [METRICS[m]])]
+    lines = ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for kind in s.compared():
+        cells = [kind_name(kind)]
+        for m in metrics:
+            r = next(r for r in summary if r["kind"] == kind and r["setting"] == f"metric={m}")
+            cells.append(_fmt(m, r["value"]))
+            if beside:
+                ref = pap.lookup(f"metric={m}", kind)
+                cells.append(ref.text() if ref else "—")
+        lines.append("| " + " | ".join(cells) + " |")
+    if not beside and pap.numbers:
+        kinds = list(dict.fromkeys(k for per in pap.numbers.values() for k in per))
+        lines += ["", f"The paper's {pap.source} (NAS-Bench-201 ground truth, {pap.dataset}; not comparable with "
+                      "the table above):", "",
+                  "| | " + " | ".join(kind_name(k) for k in kinds) + " |", "|" + "---|" * (len(kinds) + 1)]
+        for key, per in pap.numbers.items():
+            label = METRICS[key.split("=", 1)[1]]
+            lines.append(f"| {label} | " + " | ".join(per[k].text() if k in per else "—" for k in kinds) + " |")
+    foot = ["", "—: the paper gives no number for this cell. n/a: undefined (a constant ranking).", ""]
+    foot += notes + ["", f"**The paper's finding:** {pap.finding}."]
+    text = "\n".join(head + lines + foot)
+    run_.save_markdown(text)
+    return text
+
+
+def findings(s: Search, summary: list[dict], metric: str) -> str:
+    """What this run shows: the proxies ordered by ``metric``, against the
+    noise a rank correlation has over this many candidates."""
+    rows = [r for r in summary if r["setting"] == f"metric={metric}" and r["kind"] not in s.truth_kinds
+            and not math.isnan(r["value"])]
+    if not rows:
+        return ""
+    n = rows[0]["candidates"]
+    se = 1 / math.sqrt(n - 1) if n > 1 else math.nan
+    order = sorted(rows, key=lambda r: -r["value"])
+    ranked = ", ".join(f"{kind_name(r['kind'])} {r['value']:.2f}" for r in order)
+    return (f"**What this run shows:** {METRICS[metric]} per proxy, best first: {ranked}. Over {n} candidates a "
+            f"rank correlation of unrelated rankings has a standard deviation of about 1/√(n−1) = {se:.2f}, so "
+            f"differences smaller than about {2 * se:.2f} between proxies are noise at this scale.")
+
+
+# ---------------------------------------------------------------- figures
+
+def _scatter(s: Search, subset: list[int] | None, title: str) -> Any:
+    from ..method import nas_ranking as nr
+    idx = list(range(len(s.candidates))) if subset is None else subset
+    y = [s.truth_rank[i] for i in idx]
+    panels = []
+    for kind in (k for k in s.compared() if k not in s.truth_kinds):      # not the ground truth against itself
+        x = [s.accuracies(kind)[i] for i in idx]
+        panels.append({"name": kind_name(kind), "kind": kind, "x": x, "y": y, "rho": nr.spearman(x, y),
+                       "chosen": x.index(max(x))})
+    return plots.rank_scatter(panels, "trained on the proxy: validation acc. (%)", s.truth_axis, title)
+
+
+def _figure_bars(s: Search, summary: list[dict], run_: report.Run, p: dict) -> Any:
+    value = {(r["kind"], r["setting"]): r["value"] for r in summary}
+    values = {kind_name(k): {m: value[(k, f"metric={m}")] for m in ("spearman_all", "spearman_top20")}
+              for k in s.compared() if k not in s.truth_kinds}
+    return plots.metric_bars(values, METRICS, title=f"{run_.target.title}\n{run_.label}")
+
+
+def _figure_all(s: Search, summary: list[dict], run_: report.Run, p: dict) -> Any:
+    return _scatter(s, None, f"{run_.target.title}\n{run_.label} · {len(s.candidates)} candidates")
+
+
+def _figure_top(s: Search, summary: list[dict], run_: report.Run, p: dict) -> Any:
+    from ..method.nas_ranking import top
+    idx = top(s.truth_rank, p["top_fraction"])
+    return _scatter(s, idx, f"{run_.target.title}\n{run_.label} · the {len(idx)} of {len(s.candidates)} "
+                            "candidates best by the ground truth")
+
+
+FIGURES: dict[str, Callable[[Search, list[dict], report.Run, dict], Any]] = {
+    "bars": _figure_bars, "scatter_all": _figure_all, "scatter_top": _figure_top}
+
+
+@dataclass(frozen=True)
+class View:
+    """What a target shows of its space's search: its table's metrics, its
+    figure, the metric its findings order the proxies by."""
+    space: str
+    metrics: tuple[str, ...]
+    figure: str
+    finding: str
+
+
+VIEWS: dict[str, View] = {
+    "table4": View("convnet", ("spearman_all", "spearman_top20", "top1_accuracy", "time_min", "storage"), "bars",
+                   "spearman_top20"),
+    "fig7": View("convnet", ("spearman_all", "top1_accuracy"), "scatter_all", "spearman_all"),
+    "fig8": View("convnet", ("spearman_top20", "top1_accuracy"), "scatter_top", "spearman_top20"),
+    "table5": View("cells", ("spearman", "top1_accuracy", "time_min", "storage"), "scatter_all", "spearman"),
+}
+
+
+# ---------------------------------------------------------------- the family's entry point
+
+@dataclass
+class Result:
+    """What :func:`run` returns: the run (paths, provenance), the search
+    (every training), one row per (metric, proxy), the figure, the markdown
+    table, what this run shows, and the parameters it ran with."""
+    run: report.Run
+    search: Search
+    summary: list[dict]
+    figures: dict[str, Any] = field(default_factory=dict)
+    table: str = ""
+    findings: str = ""
+    params: dict = field(default_factory=dict)
+
+    def show(self) -> None:
+        for fig in self.figures.values():
+            plots.show(fig)
+        report.show_markdown(self.table)
+        if self.findings:
+            report.show_markdown(self.findings)
+
+    def check(self, candidates: int | None = None, proxies: int | None = None) -> None:
+        """Fail loudly when the run did not produce what it should: the
+        candidates and proxies its parameters ask for (or those given), every
+        candidate trained on every proxy with every seed, one CSV row per
+        (metric, proxy) with values in range, the figure and table written."""
+        s, p = self.search, self.params
+        space = SPACES[s.space]
+        candidates = candidates or space.count(p)
+        proxies = proxies or len([k for k in dict.fromkeys([*p["proxies"], *s.truth_kinds]) if k != "truth"])
+        assert len(s.candidates) == candidates, f"{len(s.candidates)} candidates, expected {candidates}"
+        assert len(s.compared()) == proxies, f"{len(s.compared())} proxies, expected {proxies}"
+        assert len(s.rows) == candidates * len(s.proxies) * len(p["seeds"]), f"{len(s.rows)} trainings"
+        rows = report.read_csv(self.run.results_path("csv"))
+        metrics = VIEWS[self.run.target.name].metrics
+        assert len(rows) == len(metrics) * proxies, f"{len(rows)} CSV rows, expected {len(metrics)} x {proxies}"
+        for r in rows:
+            assert IN_RANGE[r["setting"].split("=", 1)[1]](float(r["value"])), r
+        for part in self.figures:
+            for ext in ("png", "pdf"):
+                path = f"{self.run.figure_path(part)}.{ext}"
+                assert os.path.getsize(path) > 0 and os.path.isfile(path + ".manifest.json"), path
+        assert os.path.isfile(self.run.results_path("md")), "markdown table not written"
+
+
+def _notes(s: Search, p: dict, run_: report.Run) -> list[str]:
+    """The protocol of this run, in words, under the table."""
+    paper_kinds = list(dict.fromkeys(k for per in run_.target.paper.numbers.values() for k in per))
+    absent = [kind_name(k) for k in paper_kinds if k not in s.proxies]
+    sets = "; ".join(f"{kind_name(x['kind'])} {x['make_s'] or 0:.0f} s" for x in s.sets)
+    notes = SPACES[s.space].notes(s, p, run_)
+    notes.insert(-1, f"*Ranking:* by validation accuracy, mean over training seeds {', '.join(map(str, p['seeds']))}. "
+                 "*Performance:* the ground truth's test accuracy of the candidate a proxy ranks first (the mean "
+                 "over candidates tied first). *Time:* the proxy's trainings summed, on this run's device (cached "
+                 f"results keep the time they were computed in); making the sets is not counted ({sets or 'none'}). "
+                 f"*Storage:* images trained on. Proxy sets: IPC {p['ipc']}.")
+    if absent:
+        notes.insert(-1, f"*Not run here:* {', '.join(absent)} (the paper's; not in this kit or not asked for).")
+    return notes
+
+
+DEFAULTS: dict[str, dict] = {
+    "convnet": {"arch_seed": 0, "depths": [], "widths": [], "val_fraction": 0.1, "split_seed": 0, "set_seed": 0,
+                "top_fraction": 0.2, "augment": "none", "distill_iterations": 0, "seeds": [0]},
+    "cells": {"cell_seed": 0, "val_fraction": 0.2, "split_seed": 0, "set_seed": 0, "top_fraction": 0.2,
+              "shuffle_proxy": False, "nb201_path": "", "truth_augment": "crop_flip", "distill_iterations": 0,
+              "seeds": [0]},
+}
+
+
+def run(name: str, *, scale: str = "quick", dataset: str | None = None, preset: str = "paper",
+        seeds: list[int] = (), force: bool = False, executor: str = "inline", executor_config: str = "",
+        data_root: str = "", **params) -> Result:
+    """Run the NAS target ``name`` (table4, fig7, fig8, table5): its search
+    for ``params`` (the target's defaults for ``scale`` where not given or
+    left empty), its table beside the paper's, its figure."""
+    from ..kit.registry import get
+    t = get(name)
+    view = VIEWS[name]
+    p = {**DEFAULTS[view.space], **t.params_for(scale),
+         **{k: v for k, v in params.items() if v is not None and v != "" and v != [] and v != 0}}
+    if seeds:
+        p["seeds"] = [int(x) for x in seeds]
+    run_ = report.start(name, scale, dataset or t.default_dataset, preset, data_root_=data_root or None,
+                        params={**p, "force": force, "executor": executor, "executor_config": executor_config})
+    s = search(view.space, p, run_, force, executor, executor_config)
+    summary = summarize(s, view.metrics, run_, p["top_fraction"])
+    run_.save_csv(summary, s.rows)
+    fig = FIGURES[view.figure](s, summary, run_, p)
+    run_.save_figure(fig)
+    table = _markdown(run_, s, summary, view.metrics, _notes(s, p, run_))
+    return Result(run_, s, summary, {"": fig}, table, findings(s, summary, view.finding), p)
+
+
+# ---------------------------------------------------------------- the targets
+
+CONVNET_PARAMS = {
+    "smoke": {"ipc": 1, "architectures": 3, "depths": [1, 2], "widths": [4], "proxies": MAIN_SETS + ["early", "whole"],
+              "proxy_epochs": 2, "whole_epochs": 1, "distill_iterations": 0, "seeds": [0]},
+    "quick": {"ipc": 10, "architectures": 12, "depths": [1, 2, 3, 4], "widths": [4, 8, 16, 32],
+              "proxies": TABLE4_PROXIES, "proxy_epochs": 50, "whole_epochs": 30, "distill_iterations": 50,
+              "seeds": [0]},
+    "paper": {"ipc": 50, "architectures": 720, "depths": [1, 2, 3, 4], "widths": [32, 64, 128, 256],
+              "proxies": TABLE4_PROXIES, "proxy_epochs": 200, "whole_epochs": 200, "distill_iterations": 0,
+              "seeds": [0]},
+}
+CELL_PARAMS = {
+    "smoke": {"ipc": 1, "cells": 3, "cell_channels": 4, "proxies": MAIN_SETS + ["whole"], "proxy_epochs": 1,
+              "whole_epochs": 1, "truth_epochs": 1, "truth_cells_per_stage": 1, "truth_augment": "crop",
+              "distill_iterations": 0, "seeds": [0]},
+    "quick": {"ipc": 10, "cells": 10, "cell_channels": 8, "proxies": TABLE5_PROXIES, "proxy_epochs": 50,
+              "whole_epochs": 10, "truth_epochs": 10, "truth_cells_per_stage": 1, "truth_augment": "crop",
+              "distill_iterations": 50, "seeds": [0]},
+    "paper": {"ipc": 50, "cells": 100, "cell_channels": 16, "proxies": TABLE5_PROXIES, "proxy_epochs": 50,
+              "whole_epochs": 10, "truth_epochs": 200, "truth_cells_per_stage": 5, "truth_augment": "crop_flip",
+              "distill_iterations": 0, "seeds": [0, 1, 2, 3, 4]},
+}
 
 register(
     Target("table4", "Supplement Table 4: NAS over 720 ConvNets (top 20%), proxy IPC 50", "nas", ("cifar10",),
-           implemented=False, paper_gpu_h=90.0),
-    Target("table5", "Supplement Table 5: NAS-Bench-201, 100 random architectures, proxy IPC 50", "nas",
-           ("cifar10",), implemented=False, paper_gpu_h=50.0),
+           CONVNET_PARAMS, settings=lambda p: metric_settings(VIEWS["table4"].metrics), paper_gpu_h=90.0),
     Target("fig7", "Supplement Fig. 7: NAS rank correlation, proxy vs whole data, all 720 ConvNets", "nas",
-           ("cifar10",), implemented=False, paper_gpu_h=90.0),
+           ("cifar10",), CONVNET_PARAMS, settings=lambda p: metric_settings(VIEWS["fig7"].metrics),
+           paper_gpu_h=90.0),
     Target("fig8", "Supplement Fig. 8: NAS rank correlation over the top 20% (144 ConvNets)", "nas", ("cifar10",),
-           implemented=False, paper_gpu_h=90.0),
+           CONVNET_PARAMS, settings=lambda p: metric_settings(VIEWS["fig8"].metrics), paper_gpu_h=90.0),
+    Target("table5", "Supplement Table 5: NAS-Bench-201, 100 random architectures, proxy IPC 50 (the benchmark's "
+           "file optional: without it a self-trained ground truth)", "nas", ("cifar10",), CELL_PARAMS,
+           settings=lambda p: metric_settings(VIEWS["table5"].metrics), paper_gpu_h=7.0),
 )

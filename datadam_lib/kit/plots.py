@@ -301,6 +301,45 @@ def tsne_panels(real_xy, real_labels, synthetic: dict[str, tuple], classes: list
     return fig
 
 
+def rank_scatter(panels: list[dict], xlabel: str, ylabel: str, title: str = "", per_row: int = 4) -> Figure:
+    """Architecture search with proxies (supplement Figs 7-8, Table 5): one
+    panel per method, one point per candidate architecture, ``x`` its
+    accuracy after training on the method's proxy, ``y`` its ground-truth
+    accuracy. Each panel dict: ``name``, ``x``, ``y``, ``rho`` (Spearman,
+    NaN when undefined) and optionally ``kind`` (its colour) and ``chosen``
+    (the index of the proxy's first choice, drawn as a star)."""
+    import math
+    n = len(panels)
+    cols = min(per_row, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(2.6 * cols + 0.4, 2.5 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    ys = [v for p in panels for v in p["y"]]
+    lo, hi = (min(ys), max(ys)) if ys else (0.0, 1.0)
+    pad = 0.05 * (hi - lo) + 0.5
+    for ax, p in zip(axes.flat, panels):
+        ax.scatter(p["x"], p["y"], s=12, alpha=0.7, color=COLORS.get(p.get("kind", "")), edgecolors="none")
+        if p.get("chosen") is not None:
+            i = p["chosen"]
+            ax.scatter([p["x"][i]], [p["y"][i]], marker="*", s=90, color="black", zorder=3)
+        rho = p.get("rho", math.nan)
+        ax.set_title(f"{p['name']}: ρ = {'n/a' if math.isnan(rho) else f'{rho:.2f}'}", fontsize=9)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel, fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel, fontsize=8)
+    if any(p.get("chosen") is not None for p in panels):
+        title = (title + "\n" if title else "") + "★: the candidate the proxy ranks first"
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def _class_colours(n: int):
     """``n`` distinguishable RGBA colours (tab10, then tab20, then a continuous map)."""
     import numpy as np
@@ -310,3 +349,35 @@ def _class_colours(n: int):
     if n <= 20:
         return np.asarray(colormaps["tab20"].colors)[:n]
     return colormaps["turbo"](np.linspace(0, 1, n))
+
+
+def metric_bars(values: dict[str, dict[str, float]], names: dict[str, str], title: str = "",
+                ylabel: str = "Spearman's ρ with the ground truth") -> Figure:
+    """Grouped bars: for each method (the outer keys of ``values``, in order)
+    one bar per metric (the inner keys), labelled by ``names[metric]``; a NaN
+    value (undefined) is marked "n/a" instead of a bar."""
+    import math
+    methods = list(values)
+    metrics = list(dict.fromkeys(m for v in values.values() for m in v))
+    width = 0.8 / max(1, len(metrics))
+    fig = Figure(figsize=(max(4.0, 0.9 * len(methods) * max(1, len(metrics)) + 1.5), 3.4), layout="constrained")
+    ax = fig.subplots()
+    for j, metric in enumerate(metrics):
+        xs = [i + (j - (len(metrics) - 1) / 2) * width for i in range(len(methods))]
+        vs = [values[m].get(metric, math.nan) for m in methods]
+        ax.bar([x for x, v in zip(xs, vs) if not math.isnan(v)], [v for v in vs if not math.isnan(v)],
+               width * 0.9, label=names.get(metric, metric), alpha=0.85)
+        for x, v in zip(xs, vs):
+            ax.text(x, (v if not math.isnan(v) else 0) + (0.02 if not math.isnan(v) and v >= 0 else -0.02),
+                    "n/a" if math.isnan(v) else f"{v:.2f}", ha="center",
+                    va="bottom" if math.isnan(v) or v >= 0 else "top", fontsize=7)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylim(-1.1, 1.15)
+    ax.set_xticks(range(len(methods)), methods, fontsize=8)
+    ax.set_ylabel(ylabel)
+    if len(metrics) > 1:
+        ax.legend(fontsize=8, loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig

@@ -214,11 +214,17 @@ class Run:
         if extra:
             foot += ["", extra]
         text = "\n".join(head + lines + foot)
+        self.save_markdown(text)
+        return text
+
+    def save_markdown(self, text: str) -> str:
+        """``results/<scale>/<target>.md`` (the table beside the paper's) with
+        its manifest; for families that lay out their own table."""
         path = self.results_path("md")
         check_output_file(path)
         atomic_write_text(text + "\n", path)
         self._write_manifest(path)
-        return text
+        return path
 
 
 def start(name: str, scale: str, dataset: str, preset: str = "paper", params: dict | None = None,

@@ -1,0 +1,53 @@
+"""Rank correlation, the top fraction and the proxy's first choice, checked
+by hand on small cases."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from datadam_lib.method import nas_ranking as nr
+
+
+def test_spearman_by_hand():
+    # rank differences 0, 1, 1, 0: rho = 1 - 6 * 2 / (4 * (16 - 1)) = 0.8
+    assert nr.spearman([1, 2, 3, 4], [10, 30, 20, 40]) == pytest.approx(0.8)
+    assert nr.spearman([1, 2, 3], [5, 6, 70]) == pytest.approx(1.0)
+    assert nr.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    # ties take their average rank: x ranks 1, 2.5, 2.5, 4; Pearson of the ranks = 4.5 / sqrt(4.5 * 5)
+    assert nr.spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(math.sqrt(0.9))
+
+
+def test_ties_share_their_mean_rank():
+    assert nr.ranks([30, 10, 20, 20]).tolist() == [4.0, 1.0, 2.5, 2.5]
+    assert nr.ranks([5, 5, 5]).tolist() == [2.0, 2.0, 2.0]
+
+
+def test_spearman_ignores_monotone_rescaling_and_is_symmetric():
+    x, y = [0.3, 0.1, 0.9, 0.5, 0.7], [40.0, 10.0, 35.0, 20.0, 50.0]
+    rho = nr.spearman(x, y)
+    assert nr.spearman([100 * v + 3 for v in x], [math.exp(v / 10) for v in y]) == pytest.approx(rho)
+    assert nr.spearman(y, x) == pytest.approx(rho)
+    assert nr.spearman(x, [-v for v in y]) == pytest.approx(-rho)
+
+
+def test_spearman_is_nan_when_undefined():
+    assert math.isnan(nr.spearman([1, 1, 1], [1, 2, 3]))
+    assert math.isnan(nr.spearman([1], [2]))
+    with pytest.raises(ValueError):
+        nr.spearman([1, 2], [1, 2, 3])
+
+
+def test_top_fraction():
+    assert nr.top([5, 1, 9, 3, 7], 0.4) == [2, 4]
+    assert nr.top([5, 1, 9, 3, 7], 0.01) == [2, 4]                  # at least two, so rho is defined
+    assert nr.top([2, 2, 2, 1], 0.5) == [0, 1]                       # ties: the earlier index first
+    assert len(nr.top(list(range(720)), 0.2)) == 144                 # the supplement's 144 of 720
+    assert nr.top(list(range(720)), 0.2) == list(range(576, 720))
+
+
+def test_top1_is_the_truth_of_the_proxys_first_choice():
+    assert nr.top1([0.2, 0.9, 0.5], [70.0, 80.0, 90.0]) == 80.0
+    assert nr.top1([0.1, 0.5, 0.5], [10.0, 20.0, 40.0]) == 30.0     # a tie: the mean of the tied
+    with pytest.raises(ValueError):
+        nr.top1([], [])
