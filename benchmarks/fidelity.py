@@ -59,7 +59,9 @@ def run(a) -> tuple[str, list[dict]]:
     from datadam_lib.kit.registry import settings
     from datadam_lib.kit.sweep import run_sweep
     torch.set_num_threads(a.threads)
+    # the same budget for DM as for DataDAM (DM's own defaults, baselines.dm, are 20,000 iterations)
     budget = {"distill.iterations": a.iterations, "distill.batch_real": a.batch_real,
+              "baselines.dm.iterations": a.iterations, "baselines.dm.batch_real": a.batch_real,
               "evaluate.epochs": a.epochs, "evaluate.num_models": a.models}
     extra = {k: _value(v) for k, _, v in (s.partition("=") for s in a.set)}
     rows = []
