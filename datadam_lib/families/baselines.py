@@ -287,18 +287,18 @@ def _table1_reference(name: str, run_) -> str:
 
 
 def _samples_figure(rows: list[dict], data, kinds: list[str], label: str):
-    """One image per class of each kind's set at the largest IPC run (rows: kinds)."""
+    """One image per class of each kind's set at the largest IPC it was run at
+    (rows: kinds; a scale may leave a kind out at the larger IPCs)."""
     import torch
 
     from ..method.distill import SyntheticSet
-    ipc = max(r["ipc"] for r in rows)
-    x = []
+    x, names = [], []
     for k in kinds:
-        r = next(r for r in rows if r["kind"] == k and r["ipc"] == ipc)
+        r = max((r for r in rows if r["kind"] == k), key=lambda r: r["ipc"])
         syn = SyntheticSet.load(r["synthetic_dir"], data.device)
-        x.append(data.to_pixels(syn.images.view(data.num_classes, ipc, *syn.images.shape[1:])[:, 0]))
-    return plots.image_grid(torch.cat(x), len(kinds), [report.kind_name(k) for k in kinds],
-                            title=f"one image per class of each set (IPC {ipc}): {label}")
+        x.append(data.to_pixels(syn.images.view(data.num_classes, r["ipc"], *syn.images.shape[1:])[:, 0]))
+        names.append(f"{report.kind_name(k)} (IPC {r['ipc']})")
+    return plots.image_grid(torch.cat(x), len(kinds), names, title=f"one image per class of each set: {label}")
 
 
 # ---------------------------------------------------------------- cross-architecture

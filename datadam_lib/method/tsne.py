@@ -26,13 +26,16 @@ import torch
 from .config import Config
 from .data import RealData
 from .evaluate import train_model
-from .models import Encoder, EncoderSpec
+from .models import Encoder, EncoderSpec, build_encoder
 
 RESNET18 = EncoderSpec(arch="resnet18", norm="batch")
 
 
 def embedding_network(cfg: Config, data: RealData, epochs: int, g: torch.Generator) -> Encoder:
-    """ResNet-18 trained on ``data``'s whole training set (see the module docstring)."""
+    """ResNet-18 trained on ``data``'s whole training set (see the module
+    docstring); ``epochs`` 0 (smoke scale): untrained, drawn from ``g``."""
+    if epochs == 0:
+        return build_encoder(RESNET18, data.channels, data.num_classes, data.im_size, g, data.device).eval()
     ec = replace(cfg.evaluate, encoder=RESNET18, epochs=epochs, augment="none", num_models=1)
     return train_model(data.x_train, data.y_train, data, ec, g).eval()
 
