@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from .baselines import capped, class_labels, finish
 from .config import Config
 from .data import DataError, RealData
-from .distill import SyntheticSet, kcenter_indices
+from .distill import SyntheticSet, by_class, kcenter_indices
 from .models import Encoder, build_encoder
 
 CAPS = {"smoke": {"feature_epochs": 1}, "quick": {"feature_epochs": 5}}
@@ -76,13 +76,7 @@ def herding_indices(emb: torch.Tensor, labels: torch.Tensor, num_classes: int, k
     ``labels`` sorted by class; returns (num_classes, k) indices into emb. Each
     step adds the not-yet-chosen point whose addition brings the running mean
     closest to the class mean (ties: the lowest index)."""
-    counts = torch.bincount(labels, minlength=num_classes)
-    offsets = torch.cumsum(counts, 0) - counts
-    width = int(counts.max())
-    slot = torch.arange(len(labels), device=emb.device) - offsets[labels]
-    E = emb.new_zeros(num_classes, width, emb.shape[1])
-    E[labels, slot] = emb
-    valid = torch.arange(width, device=emb.device) < counts[:, None]
+    E, valid, counts, offsets = by_class(emb, labels, num_classes)
     mu = E.sum(1) / counts[:, None]                                      # (K, D)
     total = torch.zeros_like(mu)                                         # sum of chosen embeddings
     taken = ~valid

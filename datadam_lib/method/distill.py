@@ -107,11 +107,11 @@ def _init_noise(data: RealData, ipc: int, g: torch.Generator, cfg: Config) -> to
 
 
 @torch.inference_mode()
-def kcenter_indices(emb: torch.Tensor, labels: torch.Tensor, num_classes: int, k: int) -> torch.Tensor:
-    """Greedy k-center (farthest-first, Sener & Savarese) within each class,
-    vectorised over classes: start at the point nearest the class mean, then
-    repeatedly add the point farthest from everything chosen. ``emb`` (N, D)
-    with ``labels`` sorted by class; returns (num_classes, k) indices into emb."""
+def by_class(emb: torch.Tensor, labels: torch.Tensor, num_classes: int):
+    """``emb`` (N, D) with ``labels`` sorted by class as one padded tensor
+    (num_classes, largest class, D), for selections vectorised over classes.
+    Returns ``(E, valid, counts, offsets)``: ``valid`` marks the real rows,
+    ``offsets[k]`` is class k's first index in ``emb``."""
     counts = torch.bincount(labels, minlength=num_classes)
     offsets = torch.cumsum(counts, 0) - counts
     width = int(counts.max())
@@ -119,6 +119,15 @@ def kcenter_indices(emb: torch.Tensor, labels: torch.Tensor, num_classes: int, k
     E = emb.new_zeros(num_classes, width, emb.shape[1])
     E[labels, slot] = emb
     valid = torch.arange(width, device=emb.device) < counts[:, None]
+    return E, valid, counts, offsets
+
+
+def kcenter_indices(emb: torch.Tensor, labels: torch.Tensor, num_classes: int, k: int) -> torch.Tensor:
+    """Greedy k-center (farthest-first, Sener & Savarese) within each class,
+    vectorised over classes: start at the point nearest the class mean, then
+    repeatedly add the point farthest from everything chosen. ``emb`` (N, D)
+    with ``labels`` sorted by class; returns (num_classes, k) indices into emb."""
+    E, valid, counts, offsets = by_class(emb, labels, num_classes)
     mean = E.sum(1) / counts[:, None]
     d0 = (E - mean[:, None]).norm(dim=-1).masked_fill(~valid, float("inf"))
     chosen = [d0.argmin(1)]
