@@ -211,11 +211,10 @@ def accuracy_bars(summary: list[dict], xlabel: str, title: str = "", kinds: tupl
                            label=None if drew_paper else "the paper's number (CIFAR-10, paper scale)")
                 drew_paper = True
     n = sorted({r["n_models"] for r in summary})
-    ax.text(0.99, 0.02, f"n = {'/'.join(map(str, n))} evaluated models per bar (dots)", transform=ax.transAxes,
-            ha="right", va="bottom", fontsize=7, color="0.3")
     ax.set_ylim(0, 108)
     ax.set_xticks(range(len(settings)), [labels[s] for s in settings])
-    ax.set_xlabel(xlabel)
+    # the number of models under the axis label, where no bar or legend can cover it
+    ax.set_xlabel(f"{xlabel}\nn = {'/'.join(map(str, n))} evaluated models per bar (dots)")
     ax.set_ylabel("test accuracy (%)")
     if len(kinds) > 1 or drew_paper:
         ax.legend(fontsize=7, loc="lower left")
