@@ -70,9 +70,12 @@ def list_targets(root: str | None = None, file=None) -> None:
         nb = f" [{t.notebook}]" if t.implemented and os.path.isfile(os.path.join(kit_root(), t.notebook)) else ""
         for line in textwrap.wrap(t.title + nb, WIDTH - 12):
             print(" " * 12 + line, file=file)
-    total = sum(t.measured_s("quick") or 0 for t in ordered() if t.implemented)
-    print(f"\nall implemented targets, quick scale: {_fmt_minutes(total)} measured cold "
-          "(./reproduce.sh all --dataset digits)", file=file)
+    impl = [t for t in ordered() if t.implemented]
+    timed = [t.measured_s("quick") for t in impl if t.measured_s("quick")]
+    print("\n" + textwrap.fill(f"quick scale, measured cold: {len(timed)} of {len(impl)} implemented targets, "
+                              f"{_fmt_minutes(sum(timed))} together; the others are not measured yet "
+                              "(./reproduce.sh all --dataset digits, then python -m datadam_lib.runner "
+                              "measure)", WIDTH), file=file)
     print(textwrap.fill("run one: ./reproduce.sh TARGET [--scale smoke|quick|paper] [--dataset NAME] "
                         f"[--preset {'|'.join(PRESETS)}] [--force]", WIDTH, subsequent_indent="  "), file=file)
     missing = sorted(d for d, ok in present.items() if ok is False)
