@@ -7,6 +7,7 @@ Everything here is deterministic: randomness comes from explicit
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 import torch
@@ -23,6 +24,12 @@ SCALE = os.environ.get("DATADAM_SCALE", "smoke")
 # CLI subprocess tests pass the same setting on through OMP_NUM_THREADS.
 TEST_THREADS = int(os.environ.get("DATADAM_TEST_THREADS", "1"))
 torch.set_num_threads(TEST_THREADS)
+
+# The Ctrl-C tests need Python's SIGINT handler, as a terminal gives it. A test
+# run started as a shell's background job (nohup ... &) inherits SIGINT ignored,
+# and so would every child process: the real-SIGINT test then never ends.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

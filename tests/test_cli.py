@@ -269,8 +269,12 @@ def test_ctrl_c_of_a_real_process_is_one_line(tmp_path):
         assert ch, f"the process ended early: {seen}"
         seen += ch
     p.send_signal(signal.SIGINT)
-    rest = p.stderr.read()
-    assert p.wait(timeout=120) == 130
+    try:
+        _, rest = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise AssertionError(f"still running 120 s after SIGINT: {seen}") from None
+    assert p.returncode == 130
     last = rest.strip().splitlines()[-1]
     assert last.startswith("interrupted at iteration ") and "run the same command again to resume" in last
     assert "Traceback" not in rest and "KeyboardInterrupt" not in rest
