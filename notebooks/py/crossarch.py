@@ -56,7 +56,7 @@ result = baselines.crossarch(scale=scale, dataset=dataset, preset=preset, seeds=
 result.show()
 
 # %% [markdown]
-# The kit has no number of the paper for this table (`../shared/reference` lists none): compare the kinds
+# The paper gives no numbers for this table that the kit could print beside ours: compare the kinds
 # with each other, per architecture.
 
 # %%
