@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from datadam_lib.method.augment import OPS, DSAConfig, apply, per_sample, sample, siamese
+from datadam_lib.method.augment import OPS, DSAConfig, apply, per_sample, sample, siamese, warp
 
 CFG = DSAConfig()
 OP = {name: i for i, name in enumerate(CFG.ops)}
@@ -241,6 +241,41 @@ def test_every_op_is_differentiable(op):
     w = torch.randn(2, 2, 6, 6, generator=gen(16), dtype=D)
     (apply(x, p, CFG) * w).sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("size", [(8, 8), (7, 10)])
+def test_deterministic_warp_has_grid_samples_forward_and_gradient(size):
+    """The CUDA path's atomic-free backward (augment.warp) is the transpose of
+    bilinear sampling: on DSA's own affine maps (crop, flip, scale, rotate
+    rows) and on arbitrary maps reaching outside the image, forward and input
+    gradient equal grid_sample's in float64."""
+    n, (h, w) = 8, size
+    x = torch.randn(n, 3, h, w, generator=gen(40), dtype=D, requires_grad=True)
+    rows = sample(CFG, n, w, gen(41))
+    rows["op"] = torch.tensor([OP[o] for o in ("crop", "flip", "scale", "rotate")] * 2)
+    rows["flip"] = torch.ones(n, dtype=torch.bool)
+    from datadam_lib.method.augment import _affine
+    dsa = _affine(rows, CFG.ops, w).to(D)
+    wild = torch.eye(2, 3, dtype=D) + 0.4 * torch.randn(n, 2, 3, generator=gen(42), dtype=D)
+    g_out = torch.randn(n, 3, h, w, generator=gen(43), dtype=D)
+    for theta in (dsa, wild):
+        grid = torch.nn.functional.affine_grid(theta, [n, 3, h, w], align_corners=True)
+        ref = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        out = warp(x, grid, deterministic=True)
+        assert torch.equal(out, ref)
+        (a,), (b,) = torch.autograd.grad(ref, x, g_out), torch.autograd.grad(out, x, g_out)
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
+        assert a.abs().sum() > 0
+
+
+def test_warp_takes_the_atomic_free_path_only_where_asked_and_a_gradient_is_needed():
+    x = torch.rand(2, 1, 5, 5, generator=gen(44), dtype=D)
+    grid = torch.nn.functional.affine_grid(torch.eye(2, 3, dtype=D).repeat(2, 1, 1), [2, 1, 5, 5], align_corners=True)
+    assert warp(x, grid, deterministic=True).grad_fn is None              # no gradient: plain grid_sample
+    y = warp(x.requires_grad_(True), grid, deterministic=True)
+    assert type(y.grad_fn).__name__ == "_DeterministicWarpBackward"
+    assert "GridSampler" in type(warp(x, grid).grad_fn).__name__         # CPU default: grid_sample
+    assert torch.allclose(y, x)                                           # identity map
 
 
 def test_siamese_is_differentiable_for_the_synthetic_batch():

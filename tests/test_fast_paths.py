@@ -227,6 +227,22 @@ def test_keep_freed_memory_is_idempotent_and_can_be_refused(monkeypatch):
     assert training._malloc_kept and len(calls) == n      # once per process (3 mallopt calls on Linux/glibc)
 
 
+def test_deterministic_context_sets_cudnn_for_cuda_only_and_restores_it():
+    cudnn = torch.backends.cudnn
+    saved = cudnn.deterministic, cudnn.benchmark
+    try:
+        cudnn.deterministic, cudnn.benchmark = False, True
+        with training.deterministic(torch.device("cpu")):
+            assert (cudnn.deterministic, cudnn.benchmark) == (False, True)   # CPU kernels: nothing to change
+        with pytest.raises(KeyError):
+            with training.deterministic(torch.device("cuda")):
+                assert (cudnn.deterministic, cudnn.benchmark) == (True, False)
+                raise KeyError("an error inside")
+        assert (cudnn.deterministic, cudnn.benchmark) == (False, True)       # the caller's settings are back
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved
+
+
 def test_memory_format_per_device():
     assert training.memory_format(torch.device("cpu")) == torch.contiguous_format
     assert training.memory_format(torch.device("cuda")) == torch.channels_last

@@ -127,11 +127,69 @@ def apply(x: torch.Tensor, params: Params, cfg: DSAConfig, rows: torch.Tensor | 
     if any(op in ops for op in ("crop", "flip", "scale", "rotate")):
         theta = _affine(params, ops, x.shape[-1]).to(dt)
         grid = F.affine_grid(theta, list(x.shape), align_corners=True)
-        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        x = warp(x, grid)
     if "cutout" in ops:
         size = int(x.shape[-1] * cfg.cutout + 0.5)
         x = x * _cutout_mask(params, ops, size, x.shape[-2], x.shape[-1]).to(dt)
     return x
+
+
+def warp(x: torch.Tensor, grid: torch.Tensor, deterministic: bool | None = None) -> torch.Tensor:
+    """``F.grid_sample(x, grid)`` (bilinear, zero padding, align_corners=True).
+
+    On CUDA its backward with respect to ``x`` adds into the input gradient with
+    atomics, so two runs with the same seed give different synthetic images
+    (measured on an H200: after 200 iterations at IPC 1 the two sets differed by
+    up to 4.3; docs/benchmarks.md). ``deterministic`` (default: on CUDA) keeps
+    the forward and computes that gradient with a sorted, atomic-free
+    accumulation instead (:class:`_DeterministicWarp`); on the CPU grid_sample
+    is deterministic already. The grid never needs a gradient here (DSA's
+    parameters are drawn, not learned)."""
+    if deterministic is None:
+        deterministic = x.device.type == "cuda"
+    if deterministic and x.requires_grad:
+        return _DeterministicWarp.apply(x, grid.detach())
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+class _DeterministicWarp(torch.autograd.Function):
+    """Bilinear sampling whose input gradient is a gather-free scatter done by
+    ``index_put_(accumulate=True)``, which on CUDA sorts the indices and sums
+    each run of equal ones in order (no atomics), so the sum is the same every
+    run. The gradient is the transpose of the forward: output pixel p reads the
+    four input pixels around its grid point with weights w, so it sends
+    ``w * grad_out[p]`` back to each of them (those outside the image get
+    nothing: zero padding)."""
+
+    @staticmethod
+    def forward(ctx, x, grid):
+        ctx.save_for_backward(grid)
+        ctx.shape = x.shape
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (grid,) = ctx.saved_tensors
+        n, c, h, w = ctx.shape
+        dt = torch.promote_types(grad_out.dtype, torch.float32)   # bf16 gradients are summed in fp32
+        # align_corners=True: -1 and 1 are the centres of the first and last pixels
+        ix = (grid[..., 0].to(dt) + 1) * (w - 1) / 2          # (n, Ho, Wo)
+        iy = (grid[..., 1].to(dt) + 1) * (h - 1) / 2
+        x0, y0 = ix.floor(), iy.floor()
+        g = grad_out.to(dt).flatten(2)                           # (n, c, Ho*Wo)
+        base = (torch.arange(n * c, device=g.device) * (h * w)).view(n, c, 1)
+        idx, val = [], []
+        for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            xs, ys = x0 + dx, y0 + dy
+            wt = (1 - (ix - xs).abs()) * (1 - (iy - ys).abs())
+            inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+            wt = torch.where(inside, wt, 0.0).flatten(1)         # (n, Ho*Wo)
+            pos = (ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1)).long().flatten(1)
+            idx.append(base + pos[:, None, :])
+            val.append(g * wt[:, None, :])
+        grad_x = torch.zeros(n * c * h * w, device=g.device, dtype=dt)
+        grad_x.index_put_((torch.cat(idx, 2).flatten(),), torch.cat(val, 2).flatten(), accumulate=True)
+        return grad_x.view(n, c, h, w).to(grad_out.dtype), None
 
 
 def _cutout_mask(params: Params, ops: tuple[str, ...], size: int, h: int, w: int) -> torch.Tensor:

@@ -38,7 +38,7 @@ from .data import DataError, RealData, dataset_identity
 from .io import CheckpointError, atomic_save, device_description, load_checked, manifest, output_dir, write_json
 from .losses import attention_map, class_means, feature_map, feature_map_loss, mmd_loss, sam_loss
 from .models import Encoder, build_encoder, reset_parameters
-from .training import autocast, keep_freed_memory
+from .training import autocast, deterministic, keep_freed_memory
 
 Stats = dict[str, list[torch.Tensor]]
 
@@ -348,7 +348,7 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
     # one process only: ranks could see Ctrl-C at different iterations. The
     # handler is in place before the progress bar appears, so a Ctrl-C seen
     # after the bar always ends with a checkpoint.
-    with _stop_between_iterations(shard.size == 1) as stop:
+    with _stop_between_iterations(shard.size == 1) as stop, deterministic(data.device):
         bar = tqdm(range(start, end), initial=start, total=d.iterations, disable=not progress or not shard.writer,
                    desc=f"DataDAM {data.name} ipc={ipc}{ranks}", unit="it")
         for it in bar:

@@ -17,7 +17,8 @@ from . import ensemble
 from .config import EvalConfig
 from .data import RealData
 from .models import Encoder, build_encoder
-from .training import EVAL_AUGMENTS, autocast, keep_freed_memory, lr_at, memory_format, model_generator
+from .training import EVAL_AUGMENTS, autocast, deterministic, keep_freed_memory, lr_at, memory_format, \
+    model_generator
 
 
 @dataclass
@@ -96,13 +97,14 @@ def evaluate(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg: Ev
     gens = [model_generator(seed, k, data.device) for k in range(cfg.num_models)]
     if together is None:
         together = data.device.type == "cuda"
-    if together and cfg.num_models > 1 and ensemble.supports(cfg, data):
-        models = ensemble.train_models(images, labels, data, cfg, gens, progress)
-        accs = [test_accuracy(m, data, cfg.batch_test) for m in models]
-    else:
-        accs = []
-        for k in trange(cfg.num_models, disable=not progress, desc=f"evaluate {len(images)} images", unit="model"):
-            accs.append(test_accuracy(train_model(images, labels, data, cfg, gens[k]), data, cfg.batch_test))
+    with deterministic(data.device):
+        if together and cfg.num_models > 1 and ensemble.supports(cfg, data):
+            models = ensemble.train_models(images, labels, data, cfg, gens, progress)
+            accs = [test_accuracy(m, data, cfg.batch_test) for m in models]
+        else:
+            accs = []
+            for k in trange(cfg.num_models, disable=not progress, desc=f"evaluate {len(images)} images", unit="model"):
+                accs.append(test_accuracy(train_model(images, labels, data, cfg, gens[k]), data, cfg.batch_test))
     return EvalResult(accs, round(time.time() - t0, 3), asdict(cfg))
 
 

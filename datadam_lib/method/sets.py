@@ -35,6 +35,7 @@ from .config import SCALES, Config, override
 from .data import RealData
 from .distill import SyntheticSet, distill
 from .evaluate import random_subset
+from .training import deterministic
 
 Maker = Callable[[Config, RealData, tuple[int, ...], bool], SyntheticSet]
 
@@ -144,5 +145,7 @@ def get_kind(name: str) -> SetKind:
 
 def make_set(name: str, cfg: Config, data: RealData, snapshot_at: tuple[int, ...] = (),
              progress: bool = False) -> SyntheticSet:
-    """Make the set of kind ``name`` with ``cfg`` on ``data``."""
-    return get_kind(name).make(cfg, data, tuple(snapshot_at), progress)
+    """Make the set of kind ``name`` with ``cfg`` on ``data`` (deterministically
+    on CUDA too: ``training.deterministic``)."""
+    with deterministic(data.device):
+        return get_kind(name).make(cfg, data, tuple(snapshot_at), progress)

@@ -120,6 +120,27 @@ def autocast(mode: str, device: torch.device) -> contextlib.AbstractContextManag
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
+@contextlib.contextmanager
+def deterministic(device: torch.device):
+    """Same seed + same device -> the same result (DEVELOPERS.md). CPU kernels
+    are deterministic already. On CUDA, cuDNN may pick convolution algorithms
+    that accumulate with atomics (or, with ``benchmark``, different algorithms
+    from run to run): inside this context it picks deterministic ones, and the
+    caller's settings come back afterwards (no global state is left changed).
+    DSA's grid_sample backward is the other atomic op on the path
+    (``augment.warp``)."""
+    if device.type != "cuda":
+        yield
+        return
+    cudnn = torch.backends.cudnn
+    saved = cudnn.deterministic, cudnn.benchmark
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved
+
+
 def memory_format(device: torch.device) -> torch.memory_format:
     """The activations' layout for training on ``device``. GPU: channels_last
     (faster convolutions). CPU: NCHW: one evaluation step (ConvNet-3, instance
