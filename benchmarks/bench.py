@@ -173,6 +173,7 @@ def _distiller(j, data, overrides: dict):
     from datadam_lib import make_config
     from datadam_lib.method.distill import INITS, Objective, auto_chunk, check_config, step
     from datadam_lib.method.models import build_encoder
+    from datadam_lib.method.training import deterministic
     over = {"distill.autocast": j.get("autocast", "none"), **overrides}
     cfg = make_config(j["preset"], dataset=data.name, ipc=j.get("ipc", IPC), overrides=over)
     d, dev, K = cfg.distill, data.device, data.num_classes
@@ -189,9 +190,10 @@ def _distiller(j, data, overrides: dict):
                                                                       d.memory_budget_mb)))  # as distill()
 
     def one():
-        opt.zero_grad(set_to_none=True)
-        step(encoder, objective, data, images, batch_real, d.dsa, g, chunk, precision=d.autocast)
-        opt.step()
+        with deterministic(dev):  # as distill() runs its loop
+            opt.zero_grad(set_to_none=True)
+            step(encoder, objective, data, images, batch_real, d.dsa, g, chunk, precision=d.autocast)
+            opt.step()
     one.chunk = chunk
     return cfg, images, one
 
@@ -534,10 +536,15 @@ def main() -> None:
     p.add_argument("--compile", help="torch.compile mode for the encoder (default, reduce-overhead = CUDA graphs, "
                                      "max-autotune); off by default")
     p.add_argument("--json", help="also write the results here")
+    p.add_argument("--report", metavar="JSON", help="print the tables of an earlier run's --json file and exit")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
         return worker(a.worker)
+    if a.report:
+        with open(a.report) as f:
+            saved = json.load(f)
+        return print(report(saved["results"], saved["command"], saved["device"]))
     if a.release and not os.path.isfile(os.path.join(a.release, "main_DataDAM.py")):
         p.error(f"--release {a.release}: no main_DataDAM.py there")
     if a.release and not a.npz:
@@ -546,12 +553,19 @@ def main() -> None:
     device = subprocess.run([sys.executable, "-c", _DEVICE.format(dev=a.device, threads=a.threads or 0)],
                             capture_output=True, text=True, cwd=ROOT).stdout.strip()
     print(f"{command}\n{device}", file=sys.stderr)
-    results = [run_job(job, a) for job in plan(a)]
-    text = report(results, command, device)
-    print(text)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"command": command, "device": device, "results": results}, f, indent=1)
+    results = []
+    for job in plan(a):
+        results.append(run_job(job, a))
+        if a.json:  # after every job: a run stopped at a time limit keeps what it measured
+            _write_json(a.json, {"command": command, "device": device, "results": results})
+    print(report(results, command, device))
+
+
+def _write_json(path: str, obj: dict) -> None:
+    """Write ``obj`` to ``path`` atomically (a reader never sees half a file)."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 _DEVICE = """
