@@ -32,6 +32,24 @@ def test_a_cached_set_lacking_a_snapshot_is_recomputed_with_it(digits, small_con
     assert not hit and set(syn.snapshots) == {0, 1, 2, 3, 4}
 
 
+def test_a_set_whose_kind_runs_fewer_iterations_than_the_schedule_is_a_hit(digits, small_config, tmp_path,
+                                                                           monkeypatch):
+    """DSA runs its own (capped) iterations, so DataDAM's snapshot schedule asks
+    for iterations it never reaches: the second lookup must still be a hit (it
+    was a miss every time, re-making DC/DSA/CAFE sets for each NAS candidate)."""
+    cfg = small_config(ipc=1, width=16, distill__iterations=40)
+    calls = []
+    real = cache.make_set
+    monkeypatch.setattr(cache, "make_set", lambda *a, **k: calls.append(1) or real(*a, **k))
+    syn, hit, _ = cache.set_cached("dsa", cfg, digits, root=str(tmp_path))
+    assert not hit and syn.losses
+    assert not set(cache.snapshot_schedule(40)) <= set(syn.snapshots)    # the case: a snapshot out of its reach
+    again, hit, _ = cache.set_cached("dsa", cfg, digits, root=str(tmp_path))
+    assert hit and calls == [1] and torch.equal(again.images, syn.images)
+    _, hit, _ = cache.set_cached("dsa", cfg, digits, root=str(tmp_path), snapshot_at=(0,))
+    assert hit and calls == [1]
+
+
 def test_fig12_settings_match_the_supplement_panels():
     """(a) layer 1, (b) layer 2, (c) last = L_MMD, (d) layers 1+2 = L_SAM, (e) all = DataDAM."""
     got = {s.key: s.config_overrides() for s in TARGETS["fig12"].settings(TARGETS["fig12"].params_for("quick"))}

@@ -108,9 +108,13 @@ def set_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root
     if not force and os.path.isfile(os.path.join(entry, SyntheticSet.FILE)):
         try:
             syn = SyntheticSet.load(entry, data.device)
-            if not syn.losses or want <= set(syn.snapshots):   # sets that are not learned have no history
+            # a snapshot asked for when the set was made and still missing lies beyond
+            # the kind's own iterations (DC/DSA/CAFE run fewer than DataDAM's schedule):
+            # asking again cannot produce it, so the entry serves
+            asked = set(syn.info.get("snapshots_asked", ()))
+            if not syn.losses or want <= set(syn.snapshots) | asked:   # sets that are not learned have no history
                 return syn, True, entry
-            want |= set(syn.snapshots)
+            want |= set(syn.snapshots) | asked
         except CheckpointError as e:
             _log(f"cache: recomputing unreadable entry {entry} ({e})")
     model = get_kind(kind).model
@@ -118,6 +122,7 @@ def set_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root
         syn = model.sample(cfg, data, model_cached(kind, cfg, data, force, root, progress)[0])
     else:
         syn = make_set(kind, cfg, data, tuple(sorted(want)), progress)
+        syn.info["snapshots_asked"] = sorted(want)
     syn.save(entry, overwrite=True)   # the entry is the kit's by its name (its record may be what was unreadable)
     write_json({"key": key, "kind": kind, "dataset": dataset_identity(data), "seed": cfg.seed,
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, os.path.join(entry, "key.json"))
