@@ -3,7 +3,7 @@
 
     python benchmarks/compare.py --old 44075da epoch              # one evaluation: 1 model, N epochs
     python benchmarks/compare.py --old 44075da distill            # distillation iterations at quick scale
-    python benchmarks/compare.py --old 44075da figure --target fig6 --rounds 1   # a cold quick-scale figure
+    python benchmarks/compare.py --old 44075da figure --target quickstart --rounds 1   # a cold quick-scale figure
 
 ``--old`` / ``--new``: a commit of this repository (extracted with ``git
 archive`` into a temporary folder) or a path to a checkout; ``--new``
@@ -152,7 +152,10 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="alternations old/new (default 3)")
     p.add_argument("--epochs", type=int, default=20, help="epoch: epochs per model (default 20)")
     p.add_argument("--iterations", type=int, default=20, help="distill: iterations (default 20)")
-    p.add_argument("--target", default="fig6", help="figure: the target (default fig6)")
+    p.add_argument("--target", default="quickstart",
+                   help="figure: the target (default quickstart). Both checkouts must define it with the same "
+                        "parameters: fig1/fig5/fig6 ran at IPC 10 at 44075da and at IPC 1 since, so their "
+                        "times measure different work")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     p.add_argument("--bf16", action="store_true", help="also time the new checkout with the bf16 switch")
     p.add_argument("--json", help="also write every measurement here")
