@@ -77,6 +77,19 @@ def test_table4_metrics_by_hand(run_):
     assert "noise" in nas.findings(s, summary, "spearman_all")
 
 
+def test_the_notes_warn_when_the_top_set_is_too_small_to_rank(run_):
+    params = {**nas.CONVNET_PARAMS["quick"], **nas.DEFAULTS["convnet"], "seeds": [0]}
+    truth = [50.0, 60.0, 70.0, 80.0, 90.0]
+    small = _search("convnet", truth, {"random": [1.0, 2.0, 3.0, 5.0, 4.0], "whole": truth})
+    metrics = nas.VIEWS["table4"].metrics
+    notes = " ".join(nas._notes(small, params, run_("table4"), metrics))
+    assert "top 20 % here is 2 candidates" in notes
+    assert "Few candidates" not in " ".join(nas._notes(small, params, run_("fig7"), nas.VIEWS["fig7"].metrics))
+    truth = [float(i) for i in range(50)]
+    large = _search("convnet", truth, {"random": truth, "whole": truth})
+    assert "Few candidates" not in " ".join(nas._notes(large, params, run_("table4"), metrics))   # 10 in the top 20 %
+
+
 def test_table5_without_the_benchmark_is_never_beside_the_papers_numbers(run_):
     s = _search("cells", [90.0, 91.0, 92.0], {"random": [3.0, 1.0, 2.0], "whole": [1.0, 2.0, 3.0]})
     r = run_("table5")

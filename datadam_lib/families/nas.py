@@ -204,7 +204,12 @@ def _figure_bars(s: Search, summary: list[dict], run_: report.Run, p: dict) -> A
     value = {(r["kind"], r["setting"]): r["value"] for r in summary}
     values = {kind_name(k): {m: value[(k, f"metric={m}")] for m in ("spearman_all", "spearman_top20")}
               for k in s.compared() if k not in s.truth_kinds}
-    return plots.metric_bars(values, METRICS, title=f"{run_.target.title}\n{run_.label}")
+    from ..method.nas_ranking import top
+    n_top = len(top(s.truth_rank, p["top_fraction"]))
+    few = " (too few for its ρ to mean much)" if n_top < 10 else ""
+    return plots.metric_bars(values, METRICS, title=f"{run_.target.title}\n{run_.label} · top "
+                                                    f"{100 * p['top_fraction']:.0f} % = {n_top} of "
+                                                    f"{len(s.candidates)} candidates{few}")
 
 
 def _figure_all(s: Search, summary: list[dict], run_: report.Run, p: dict) -> Any:
@@ -287,8 +292,9 @@ class Result:
         assert os.path.isfile(self.run.results_path("md")), "markdown table not written"
 
 
-def _notes(s: Search, p: dict, run_: report.Run) -> list[str]:
-    """The protocol of this run, in words, under the table."""
+def _notes(s: Search, p: dict, run_: report.Run, metrics: tuple[str, ...] = ()) -> list[str]:
+    """The protocol of this run, in words, under the table (``metrics``: the
+    table's columns)."""
     paper_kinds = list(dict.fromkeys(k for per in run_.target.paper.numbers.values() for k in per))
     absent = [kind_name(k) for k in paper_kinds if k not in s.proxies]
     sets = "; ".join(f"{kind_name(x['kind'])} {x['make_s'] or 0:.0f} s" for x in s.sets)
@@ -298,6 +304,12 @@ def _notes(s: Search, p: dict, run_: report.Run) -> list[str]:
                  "over candidates tied first). *Time:* the proxy's trainings summed, on this run's device (cached "
                  f"results keep the time they were computed in); making the sets is not counted ({sets or 'none'}). "
                  f"*Storage:* images trained on. Proxy sets: IPC {p['ipc']}.")
+    from ..method import nas_ranking as nr
+    n_top = len(nr.top(s.truth_rank, p["top_fraction"]))
+    if n_top < 10 and any(m.startswith("spearman_top") for m in metrics):   # Meaningful results: say when a number cannot mean much
+        notes.insert(-1, f"*Few candidates:* the top {100 * p['top_fraction']:.0f} % here is {n_top} candidates, so "
+                     "its Spearman takes only a few values (one swap moves it by 0.5 or more) and says little; the "
+                     "paper's is over 144. The correlation over all candidates is the one to read at this scale.")
     if absent:
         notes.insert(-1, f"*Not run here:* {', '.join(absent)} (the paper's; not in this kit or not asked for).")
     return notes
@@ -332,7 +344,7 @@ def run(name: str, *, scale: str = "quick", dataset: str | None = None, preset: 
     run_.save_csv(summary, s.rows)
     fig = FIGURES[view.figure](s, summary, run_, p)
     run_.save_figure(fig)
-    table = _markdown(run_, s, summary, view.metrics, _notes(s, p, run_))
+    table = _markdown(run_, s, summary, view.metrics, _notes(s, p, run_, view.metrics))
     return Result(run_, s, summary, {"": fig}, table, findings(s, summary, view.finding), p)
 
 

@@ -375,7 +375,7 @@ def metric_bars(values: dict[str, dict[str, float]], names: dict[str, str], titl
     ax.set_xticks(range(len(methods)), methods, fontsize=8)
     ax.set_ylabel(ylabel)
     if len(metrics) > 1:
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))   # outside: never over a bar
     ax.grid(axis="y", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=9)
