@@ -256,7 +256,8 @@ def record_measured(scale: str, machine: str) -> str:
         m = json.load(open(path))
         csv_manifest = path.replace(".ipynb.manifest.json", ".csv.manifest.json")
         jobs = json.load(open(csv_manifest)).get("jobs", []) if os.path.isfile(csv_manifest) else []
-        if m.get("status") != "ok" or any(j.get("eval_cached") or j.get("distill_cached") for j in jobs):
+        # a job that reused anything (a set, an evaluation, a NAS training: "cached") makes the run warm
+        if m.get("status") != "ok" or any(j.get(k) for j in jobs for k in ("eval_cached", "distill_cached", "cached")):
             continue
         data.setdefault(m["target"], {})[f"{scale}_cold_s"] = m["wall_time_s"]
     data.setdefault("machine", {})[scale] = machine

@@ -168,3 +168,29 @@ def test_a_failed_run_leaves_the_previous_outputs_alone(tmp_path, monkeypatch, c
     assert not list((tmp_path / "results").glob(".stage-*"))
     assert "previous outputs are unchanged" in capsys.readouterr().err
     assert main(argv) == 0 and not failed.exists()
+
+
+def test_measure_records_only_cold_successful_runs(tmp_path, monkeypatch):
+    """``runner measure``: a run is cold when none of its jobs reused a cached
+    set, evaluation or NAS training ("cached"); failed runs never count."""
+    import tomllib
+
+    from datadam_lib import runner
+    monkeypatch.setenv("DATADAM_OUT", str(tmp_path))
+    monkeypatch.setattr(runner, "MEASURED_FILE", str(tmp_path / "measured.toml"))
+    results = tmp_path / "results" / "quick"
+    results.mkdir(parents=True)
+    runs = {"cold": ("ok", [{"distill_cached": False, "eval_cached": False}]),
+            "warm": ("ok", [{"distill_cached": True, "eval_cached": False}]),
+            "nas_warm": ("ok", [{"cached": False}, {"cached": True}]),
+            "nas_cold": ("ok", [{"cached": False}]),
+            "failed": ("failed", [])}
+    for i, (name, (status, jobs)) in enumerate(runs.items()):
+        (results / f"{name}.ipynb.manifest.json").write_text(
+            json.dumps({"target": name, "status": status, "wall_time_s": 100.0 + i}))
+        (results / f"{name}.csv.manifest.json").write_text(json.dumps({"jobs": jobs}))
+    runner.record_measured("quick", "a test machine")
+    with open(tmp_path / "measured.toml", "rb") as f:
+        got = tomllib.load(f)
+    assert got == {"cold": {"quick_cold_s": 100.0}, "nas_cold": {"quick_cold_s": 103.0},
+                   "machine": {"quick": "a test machine"}}
