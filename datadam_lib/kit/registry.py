@@ -214,7 +214,7 @@ def missing_dataset_message(target: str, dataset: str, root: str | None = None) 
     from ..method.data import DATASETS
     where = data_root(root)
     spec = DATASETS.get(dataset)
-    place = os.path.join(where, spec.location) if spec else dataset
+    place = os.path.join(where, spec.location) if spec else os.path.abspath(dataset.partition(":")[2] or dataset)
     lines = [f"{target} needs dataset {dataset!r}, which is not at {place}.",
              f"  - run it on the built-in digits instead (numbers not comparable with the paper's): "
              f"./reproduce.sh {target} --dataset digits"]
