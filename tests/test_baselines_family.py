@@ -99,3 +99,24 @@ def test_tsne_panels_one_per_set():
                             ["a", "b", "c", "d"], names=str.upper)
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["DM", "DATADAM"]
+
+
+def test_accuracy_bars_keep_one_colour_per_kind_across_groups():
+    """Each kind has one colour in every IPC group and one legend entry, also
+    kinds without a colour of their own (table3's generators once took the
+    next colour of matplotlib's cycle at every bar, so a bar's colour named
+    another kind in the legend)."""
+    from matplotlib.colors import to_hex
+    kinds = ("random", "cgan", "some-new-kind", "datadam")
+    summary = [{"setting": f"ipc={i}", "label": str(i), "kind": k, "mean": 50.0, "std": 1.0, "n_models": 3,
+                "accuracies": "49;50;51"} for i in (1, 10, 50) for k in kinds if not (k == "cgan" and i == 1)]
+    fig = plots.accuracy_bars(summary, "images per class", kinds=kinds)
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches]
+    assert len(bars) == len(summary)
+    colours = {}
+    for p in bars:   # bars are drawn kind by kind, group by group: rows of summary in that order
+        colours.setdefault(round(p.get_x() + p.get_width() / 2 - round(p.get_x() + p.get_width() / 2), 3),
+                           set()).add(to_hex(p.get_facecolor()))
+    assert all(len(c) == 1 for c in colours.values()) and len(colours) == len(kinds)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(kinds)   # cgan labelled though absent at IPC 1

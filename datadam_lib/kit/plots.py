@@ -12,7 +12,16 @@ import torch
 from matplotlib.figure import Figure
 
 COLORS = {"datadam": "#1f77b4", "random": "#ff7f0e", "dm": "#2ca02c", "dc": "#9467bd", "dsa": "#8c564b",
-          "cafe": "#e377c2", "kcenter": "#7f7f7f", "herding": "#bcbd22"}
+          "cafe": "#e377c2", "kcenter": "#7f7f7f", "herding": "#bcbd22", "dc-vae": "#17becf", "cgan": "#d62728",
+          "biggan": "#aec7e8", "gmmn": "#ff9896", "pixel-mmd": "#98df8a"}
+# for a kind without its own colour: the j-th of these for the j-th kind of a figure, so one kind
+# keeps one colour across the figure's groups (matplotlib's cycle would give each bar the next one)
+SPARE_COLORS = ("#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5", "#ffbb78")
+
+
+def kind_color(kind: str, j: int) -> str:
+    """The colour of ``kind``, the ``j``-th kind of its figure."""
+    return COLORS.get(kind) or SPARE_COLORS[j % len(SPARE_COLORS)]
 
 
 def save(fig: Figure, stem: str, dpi: int = 150) -> list[str]:
@@ -188,15 +197,16 @@ def accuracy_bars(summary: list[dict], xlabel: str, title: str = "", kinds: tupl
     width = 0.8 / len(kinds)
     fig = Figure(figsize=(max(4.0, 1.1 * len(settings) * len(kinds) + 1.8), 3.6), layout="constrained")
     ax = fig.subplots()
-    drew_paper = False
+    drew_paper, labelled = False, set()
     for j, k in enumerate(kinds):
         for i, s in enumerate(settings):
             r = next((r for r in summary if r["setting"] == s and r["kind"] == k), None)
             if r is None:
                 continue
             x = i + (j - (len(kinds) - 1) / 2) * width
-            ax.bar(x, r["mean"], width * 0.9, yerr=r["std"], capsize=3, color=COLORS.get(k), alpha=0.8,
-                   label=name(k) if i == 0 else None)
+            ax.bar(x, r["mean"], width * 0.9, yerr=r["std"], capsize=3, color=kind_color(k, j), alpha=0.8,
+                   label=name(k) if k not in labelled else None)
+            labelled.add(k)
             accs = _accuracies(r)
             offsets = [(n - (len(accs) - 1) / 2) * width * 0.5 / max(len(accs), 1) for n in range(len(accs))]
             ax.scatter([x + o for o in offsets], accs, s=9, color="black", alpha=0.6, zorder=3, linewidths=0)
@@ -217,7 +227,7 @@ def accuracy_bars(summary: list[dict], xlabel: str, title: str = "", kinds: tupl
     ax.set_xlabel(f"{xlabel}\nn = {'/'.join(map(str, n))} evaluated models per bar (dots)")
     ax.set_ylabel("test accuracy (%)")
     if len(kinds) > 1 or drew_paper:
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))   # outside: never over a bar
     ax.grid(axis="y", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=9)
