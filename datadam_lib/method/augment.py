@@ -153,10 +153,10 @@ def warp(x: torch.Tensor, grid: torch.Tensor, deterministic: bool | None = None)
 
 
 class _DeterministicWarp(torch.autograd.Function):
-    """Bilinear sampling whose input gradient is a gather-free scatter done by
+    """Bilinear sampling whose input gradient is scattered by
     ``index_put_(accumulate=True)``, which on CUDA sorts the indices and sums
     each run of equal ones in order (no atomics), so the sum is the same every
-    run. The gradient is the transpose of the forward: output pixel p reads the
+    run (checked on an H200: benchmarks/gpu_check.py). The gradient is the transpose of the forward: output pixel p reads the
     four input pixels around its grid point with weights w, so it sends
     ``w * grad_out[p]`` back to each of them (those outside the image get
     nothing: zero padding)."""
