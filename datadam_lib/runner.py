@@ -26,7 +26,7 @@ import textwrap
 import time
 
 from .families import load_all
-from .kit.paths import kit_root, output_root
+from .kit.paths import absolute_dataset, kit_root, output_root
 from .kit.registry import MEASURED_FILE, SCALES, TargetError, dataset_present, get, measured, missing_dataset_message, \
     ordered
 from .cli import Parser
@@ -84,19 +84,11 @@ def list_targets(root: str | None = None, file=None) -> None:
                             "digits, or see `python -m datadam_lib datasets`", WIDTH), file=file)
 
 
-def _absolute_dataset(name: str) -> str:
-    """``npz:PATH`` / ``folder:PATH`` with PATH made absolute: the notebook's
-    kernel runs in notebooks/, where a path relative to the caller's directory
-    would point elsewhere."""
-    kind, sep, path = name.partition(":")
-    return f"{kind}:{os.path.abspath(path)}" if sep and kind in ("npz", "folder") else name
-
-
 def _params(t, a) -> dict:
     # the family fills in the target's defaults for the scale (registry Target.params)
     p = {"scale": a.scale, "preset": a.preset, "force": bool(a.force)}
     if a.dataset:
-        p["dataset"] = _absolute_dataset(a.dataset)
+        p["dataset"] = absolute_dataset(a.dataset)
     if a.root:
         p["data_root"] = os.path.abspath(a.root)
     if a.executor:

@@ -203,7 +203,7 @@ def test_a_relative_npz_path_reaches_the_notebook(tmp_path, monkeypatch):
     import numpy as np
     from sklearn.datasets import load_digits
 
-    from datadam_lib.runner import _absolute_dataset
+    from datadam_lib.kit.paths import absolute_dataset
     d = load_digits()
     x = (d.images[:, None] * 16).astype(np.uint8)              # (N, 1, 8, 8), 0..255
     (tmp_path / "data").mkdir()
@@ -212,8 +212,8 @@ def test_a_relative_npz_path_reaches_the_notebook(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATADAM_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("DATADAM_CACHE", str(tmp_path / "cache"))
-    assert _absolute_dataset("npz:data/d.npz") == f"npz:{tmp_path}/data/d.npz"
-    assert _absolute_dataset("folder:f") == f"folder:{tmp_path}/f" and _absolute_dataset("digits") == "digits"
+    assert absolute_dataset("npz:data/d.npz") == f"npz:{tmp_path}/data/d.npz"
+    assert absolute_dataset("folder:f") == f"folder:{tmp_path}/f" and absolute_dataset("digits") == "digits"
     assert main(["run", "fig6", "--scale", "smoke", "--dataset", "npz:data/d.npz"]) == 0
     with open(tmp_path / "out" / "results" / "smoke" / "fig6.ipynb.manifest.json") as f:
         assert json.load(f)["parameters"]["dataset"] == f"npz:{tmp_path}/data/d.npz"

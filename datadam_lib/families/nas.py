@@ -57,9 +57,19 @@ def metric_settings(names: tuple[str, ...]) -> list[Setting]:
 
 # ---------------------------------------------------------------- metrics
 
+# a top set smaller than this is too few points for its Spearman to mean much (the paper's: 144)
+FEW_TOP = 10
+
+
+def _top(s: Search, fraction: float) -> list[int]:
+    """Indices of the candidates best by the ground truth (the top ``fraction``)."""
+    from ..method.nas_ranking import top
+    return top(s.truth_rank, fraction)
+
+
 def _spearman_top(s: Search, x: list[float], f: float) -> tuple[float, int]:
     from ..method import nas_ranking as nr
-    idx = nr.top(s.truth_rank, f)
+    idx = _top(s, f)
     return nr.spearman(*nr.restrict(x, s.truth_rank, idx)), len(idx)
 
 
@@ -204,9 +214,8 @@ def _figure_bars(s: Search, summary: list[dict], run_: report.Run, p: dict) -> A
     value = {(r["kind"], r["setting"]): r["value"] for r in summary}
     values = {kind_name(k): {m: value[(k, f"metric={m}")] for m in ("spearman_all", "spearman_top20")}
               for k in s.compared() if k not in s.truth_kinds}
-    from ..method.nas_ranking import top
-    n_top = len(top(s.truth_rank, p["top_fraction"]))
-    few = " (too few for its ρ to mean much)" if n_top < 10 else ""
+    n_top = len(_top(s, p["top_fraction"]))
+    few = " (too few for its ρ to mean much)" if n_top < FEW_TOP else ""
     return plots.metric_bars(values, METRICS, title=f"{run_.target.title}\n{run_.label} · top "
                                                     f"{100 * p['top_fraction']:.0f} % = {n_top} of "
                                                     f"{len(s.candidates)} candidates{few}")
@@ -217,8 +226,7 @@ def _figure_all(s: Search, summary: list[dict], run_: report.Run, p: dict) -> An
 
 
 def _figure_top(s: Search, summary: list[dict], run_: report.Run, p: dict) -> Any:
-    from ..method.nas_ranking import top
-    idx = top(s.truth_rank, p["top_fraction"])
+    idx = _top(s, p["top_fraction"])
     return _scatter(s, idx, f"{run_.target.title}\n{run_.label} · the {len(idx)} of {len(s.candidates)} "
                             "candidates best by the ground truth")
 
@@ -304,9 +312,8 @@ def _notes(s: Search, p: dict, run_: report.Run, metrics: tuple[str, ...] = ()) 
                  "over candidates tied first). *Time:* the proxy's trainings summed, on this run's device (cached "
                  f"results keep the time they were computed in); making the sets is not counted ({sets or 'none'}). "
                  f"*Storage:* images trained on. Proxy sets: IPC {p['ipc']}.")
-    from ..method import nas_ranking as nr
-    n_top = len(nr.top(s.truth_rank, p["top_fraction"]))
-    if n_top < 10 and any(m.startswith("spearman_top") for m in metrics):   # Meaningful results: say when a number cannot mean much
+    n_top = len(_top(s, p["top_fraction"]))
+    if n_top < FEW_TOP and any(m.startswith("spearman_top") for m in metrics):   # say when a number means little
         notes.insert(-1, f"*Few candidates:* the top {100 * p['top_fraction']:.0f} % here is {n_top} candidates, so "
                      "its Spearman takes only a few values (one swap moves it by 0.5 or more) and says little; the "
                      "paper's is over 144. The correlation over all candidates is the one to read at this scale.")

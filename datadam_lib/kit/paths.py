@@ -50,3 +50,11 @@ def cache_root(root: str | None = None) -> str:
     if root:
         return os.path.abspath(root)
     return _env_path("DATADAM_CACHE") or os.path.join(kit_root(), "cache")
+
+
+def absolute_dataset(name: str) -> str:
+    """``npz:PATH`` / ``folder:PATH`` with PATH made absolute (relative to the
+    caller's directory: a notebook's kernel runs in notebooks/, where the
+    relative path would point elsewhere); other names unchanged."""
+    kind, sep, path = name.partition(":")
+    return f"{kind}:{os.path.abspath(path)}" if sep and kind in ("npz", "folder") else name

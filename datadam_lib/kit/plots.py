@@ -24,6 +24,11 @@ def kind_color(kind: str, j: int) -> str:
     return COLORS.get(kind) or SPARE_COLORS[j % len(SPARE_COLORS)]
 
 
+def _legend_outside(ax, fontsize: int) -> None:
+    """The legend right of the axes, where it never covers a bar or its label."""
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
 def save(fig: Figure, stem: str, dpi: int = 150) -> list[str]:
     """Write ``stem.png`` and ``stem.pdf`` atomically; return both paths."""
     paths = []
@@ -227,7 +232,7 @@ def accuracy_bars(summary: list[dict], xlabel: str, title: str = "", kinds: tupl
     ax.set_xlabel(f"{xlabel}\nn = {'/'.join(map(str, n))} evaluated models per bar (dots)")
     ax.set_ylabel("test accuracy (%)")
     if len(kinds) > 1 or drew_paper:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))   # outside: never over a bar
+        _legend_outside(ax, 7)
     ax.grid(axis="y", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=9)
@@ -385,7 +390,7 @@ def metric_bars(values: dict[str, dict[str, float]], names: dict[str, str], titl
     ax.set_xticks(range(len(methods)), methods, fontsize=8)
     ax.set_ylabel(ylabel)
     if len(metrics) > 1:
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))   # outside: never over a bar
+        _legend_outside(ax, 8)
     ax.grid(axis="y", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=9)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Callable
 
-from .paths import data_root
+from .paths import absolute_dataset, data_root
 
 SCALES = ("smoke", "quick", "paper")
 NUMBERS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_numbers.toml")
@@ -214,7 +214,7 @@ def missing_dataset_message(target: str, dataset: str, root: str | None = None) 
     from ..method.data import DATASETS
     where = data_root(root)
     spec = DATASETS.get(dataset)
-    place = os.path.join(where, spec.location) if spec else os.path.abspath(dataset.partition(":")[2] or dataset)
+    place = os.path.join(where, spec.location) if spec else absolute_dataset(dataset)
     lines = [f"{target} needs dataset {dataset!r}, which is not at {place}.",
              f"  - run it on the built-in digits instead (numbers not comparable with the paper's): "
              f"./reproduce.sh {target} --dataset digits"]
