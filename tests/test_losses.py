@@ -24,6 +24,24 @@ def _by_hand(p: float) -> list[float]:
     return [abs(1.0) ** p + abs(3.0) ** p, abs(-2.0) ** p + abs(0.5) ** p]
 
 
+@pytest.mark.parametrize("p", [2, 4, 6])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("needs_grad", [False, True])
+def test_channel_power_sum_same_on_either_layout_and_never_writes_its_input(p, layout, needs_grad):
+    """The even-p fast paths (a 2-norm on channels_last, squared planes on NCHW,
+    in place on a temporary when no gradient is needed) give the definition and
+    leave the activations as they were."""
+    g = torch.Generator().manual_seed(2)
+    f = torch.randn(3, 5, 4, 4, generator=g, dtype=D).contiguous(memory_format=layout).requires_grad_(needs_grad)
+    before = f.detach().clone()
+    got = channel_power_sum(f, p)
+    torch.testing.assert_close(got, before.pow(p).sum(1))
+    assert torch.equal(f.detach(), before)
+    if needs_grad:
+        (grad,) = torch.autograd.grad(got.sum(), f)
+        torch.testing.assert_close(grad, p * before.pow(p - 1))
+
+
 @pytest.mark.parametrize("p", [1, 2, 3, 4, 1.5, 6, 8])
 def test_channel_power_sum_by_hand(p):
     got = channel_power_sum(F_1x2x1x2, p)

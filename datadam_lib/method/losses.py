@@ -41,16 +41,24 @@ def channel_power_sum(f: torch.Tensor, power: float) -> torch.Tensor:
     """sum_c |f_c|^p, (N, C, H, W) -> (N, H, W).
 
     Speed: a generic float pow was the slowest op of a CPU step. For even
-    integer p, sum_c (f^(p/2))^2 is a squared 2-norm over channels (a fast
-    reduction, fastest on channels_last memory) after p/2 - 1 multiplications;
-    p = 1 (the released code's) is abs then a sum (vector_norm's generic
+    integer p, sum_c (f^(p/2))^2 after p/2 - 1 multiplications. On
+    channels_last memory that is a squared 2-norm over the contiguous channels
+    (the fastest reduction there); on NCHW memory vector_norm's reduction over
+    the strided channel axis is slow, and squaring then summing channel planes
+    is faster, in place when nothing needs the gradient (320x128x16x16, 2
+    threads: 19.3 -> 3.5 ms; 320x128x32x32: 84 -> 30 ms; channels_last 21.6 ms
+    kept). p = 1 (the released code's) is abs then a sum (vector_norm's generic
     p-norm path took 137 ms, abs + sum 78 ms on 640x128x32x32, 1 thread);
     other p use one fused p-norm reduction raised back to p."""
     if float(power).is_integer() and power % 2 == 0 and 2 <= power <= 16:
         half = f
         for _ in range(int(power) // 2 - 1):
             half = half * f
-        return torch.linalg.vector_norm(half, ord=2, dim=1).square()
+        if f.dim() == 4 and not f.is_contiguous() and f.is_contiguous(memory_format=torch.channels_last):
+            return torch.linalg.vector_norm(half, ord=2, dim=1).square()
+        if half is f or half.requires_grad:
+            return (half * half).sum(1)
+        return half.square_().sum(1)  # speed: in place on our own temporary (no gradient needed)
     if power == 1:
         return f.abs().sum(dim=1)
     return torch.linalg.vector_norm(f, ord=power, dim=1).pow(power)
