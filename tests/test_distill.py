@@ -185,6 +185,24 @@ def test_same_seed_same_images_different_seed_differs(baseline, digits):
     assert not torch.allclose(other.images, syn.images)
 
 
+def test_cuda_graph_switch_is_ignored_off_cuda(baseline, digits):
+    """On a CPU ``cuda_graph=True`` runs the eager step: the same set, and the
+    manifest says no graph was used."""
+    cfg, syn = baseline
+    again = distill(cfg, digits, progress=False, cuda_graph=True)
+    assert torch.equal(again.images, syn.images) and again.info["cuda_graph"] is False
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU; benchmarks/gpu_check.py part 4 checks it there")
+@pytest.mark.parametrize("preset", ["paper", "released"])
+def test_cuda_graph_steps_give_the_same_set_bit_for_bit(preset, digits):
+    data = datadam_lib.load_dataset("digits", device="cuda")
+    cfg = datadam_lib.make_config(preset, scale="smoke", dataset="digits", ipc=2)
+    eager, graphed = (distill(cfg, data, progress=False, cuda_graph=c) for c in (False, True))
+    assert graphed.info["cuda_graph"] is True
+    assert torch.equal(eager.images, graphed.images) and eager.losses == graphed.losses
+
+
 def test_checkpoint_and_resume_equal_an_uninterrupted_run(baseline, digits, tmp_path):
     cfg, syn = baseline
     assert cfg.distill.iterations > 2

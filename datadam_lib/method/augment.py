@@ -196,7 +196,8 @@ def _cutout_mask(params: Params, ops: tuple[str, ...], size: int, h: int, w: int
     """(n, 1, H, W) mask: 0 inside each cutout row's square of side ``size``, 1 elsewhere."""
     centre = params["cutout"]
     lo = (centre - size // 2).clamp(min=0)
-    hi = (centre - size // 2 + size).clamp(max=torch.tensor([h, w], device=centre.device))
+    hi = centre - size // 2 + size
+    hi = torch.stack((hi[:, 0].clamp(max=h), hi[:, 1].clamp(max=w)), 1)   # no host-to-device copy (CUDA graphs)
     ys = torch.arange(h, device=centre.device)
     xs = torch.arange(w, device=centre.device)
     in_y = (ys[None] >= lo[:, :1]) & (ys[None] < hi[:, :1])
@@ -215,7 +216,8 @@ def siamese(cfg: DSAConfig, batches: list[torch.Tensor], params: Params,
     lo, hi = classes if classes is not None else (0, len(params["op"]))
     out = []
     for x in batches:
-        rows = torch.arange(lo, hi, device=x.device).repeat_interleave(x.shape[0] // (hi - lo))
+        per_class = x.shape[0] // (hi - lo)
+        rows = lo + torch.arange(x.shape[0], device=x.device) // per_class   # class-major rows; no host sync
         out.append(apply(x, params, cfg, rows))
     return out
 

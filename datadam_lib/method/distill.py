@@ -285,7 +285,7 @@ def _stop_between_iterations(enabled: bool):
 
 def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoint_every: int = 0,
             snapshot_at: tuple[int, ...] = (), progress: bool = True,
-            stop_after: int | None = None, shard: Shard = Shard()) -> SyntheticSet:
+            stop_after: int | None = None, shard: Shard = Shard(), cuda_graph: bool | None = None) -> SyntheticSet:
     """Run DataDAM for ``cfg`` on ``data``; return the synthetic set.
 
     checkpoint: a file path; when it exists the run resumes from it (if it was
@@ -295,7 +295,10 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
     stop_after: stop (after checkpointing) once this many iterations are done
     in total, as an interruption would; used to test resuming.
     shard: compute only a slice of the classes (every random draw is still made
-    for all classes, so any sharding gives the same result)."""
+    for all classes, so any sharding gives the same result).
+    cuda_graph: replay each step's work as one CUDA graph (:class:`GraphedStep`;
+    the same set, bit for bit, checked by benchmarks/gpu_check.py); None
+    (default): on CUDA devices."""
     from tqdm.auto import tqdm
 
     d, dev = cfg.distill, data.device
@@ -332,6 +335,10 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
     end = d.iterations if stop_after is None else min(d.iterations, stop_after)
     ranks = f" x{shard.size} ranks" if shard.size > 1 else ""
     pending: list[torch.Tensor] = []   # detached losses, read back to the host only every 10 iterations
+    if cuda_graph is None:
+        cuda_graph = dev.type == "cuda"
+    graphed = GraphedStep(encoder, objective, data, images, batch_real, d.dsa, chunk, (lo, hi),
+                          d.autocast) if cuda_graph and dev.type == "cuda" else None
 
     def flush() -> None:
         if pending:
@@ -353,8 +360,8 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
                    desc=f"DataDAM {data.name} ipc={ipc}{ranks}", unit="it")
         for it in bar:
             opt.zero_grad(set_to_none=True)
-            pending.append(step(encoder, objective, data, images, batch_real, d.dsa, g, chunk, classes=(lo, hi),
-                                precision=d.autocast))
+            pending.append(graphed(g) if graphed else step(encoder, objective, data, images, batch_real, d.dsa, g,
+                                                            chunk, classes=(lo, hi), precision=d.autocast))
             opt.step()
             done = it + 1
             if done in snapshot_at:
@@ -373,7 +380,7 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
     labels = torch.arange(K, device=dev).repeat_interleave(ipc)
     info = manifest(seed=cfg.seed, device=device_description(dev), wall_time_s=wall_time(),
                     resumed_at=meta.get("resumed_at", []), iterations=end, dataset=data.name, preset=cfg.preset,
-                    scale=cfg.scale, world_size=shard.size)
+                    scale=cfg.scale, world_size=shard.size, cuda_graph=bool(graphed and graphed.graph is not None))
     return SyntheticSet(shard.gather(images.detach()), labels, data.classes, cfg, losses, snapshots, info)
 
 
@@ -452,13 +459,29 @@ def step(encoder: Encoder, objective: Objective, data: RealData, images: torch.T
     cover every class (class-sharded runs, distributed.py). ``precision``:
     ``DistillConfig.autocast`` ("none" | "bf16": the encoder's passes under bf16
     autocast, the statistics and the loss in fp32)."""
-    K = data.num_classes
-    lo, hi = classes or (0, K)
-    keep_freed_memory()  # speed: no page faults for each step's large activations (Linux; training.py)
+    real_idx, params = draw(encoder, objective, data, batch_real, dsa, g)
+    return matched(encoder, objective, data, images, real_idx, params, dsa, chunk, classes, precision)
+
+
+def draw(encoder: Encoder, objective: Objective, data: RealData, batch_real: int,
+         dsa: augment.DSAConfig | None, g: torch.Generator) -> tuple[torch.Tensor, augment.Params | None]:
+    """An iteration's random draws, in order: fresh encoder weights (in place),
+    ``batch_real`` real indices per class (K, B), one DSA parameter row per class."""
     if objective.needs_encoder:
         reset_parameters(encoder, g)
     real_idx = data.sample_indices(batch_real, g)                      # (K, B)
-    params = augment.sample(dsa, K, data.im_size, g) if dsa is not None else None
+    params = augment.sample(dsa, data.num_classes, data.im_size, g) if dsa is not None else None
+    return real_idx, params
+
+
+def matched(encoder: Encoder, objective: Objective, data: RealData, images: torch.Tensor, real_idx: torch.Tensor,
+            params: augment.Params | None, dsa: augment.DSAConfig | None, chunk: int,
+            classes: tuple[int, int] | None = None, precision: str = "none") -> torch.Tensor:
+    """The draws' deterministic rest (``step`` without ``draw``): siamese DSA,
+    both passes, the loss, backward into ``images.grad``; no host sync, so a
+    CUDA graph can replay it (:class:`GraphedStep`)."""
+    lo, hi = classes or (0, data.num_classes)
+    keep_freed_memory()  # speed: no page faults for each step's large activations (Linux; training.py)
     syn = images.view(hi - lo, -1, *images.shape[1:])
     total = images.new_zeros(())
     for c0 in range(lo, hi, chunk):
@@ -471,6 +494,72 @@ def step(encoder: Encoder, objective: Objective, data: RealData, images: torch.T
         loss.backward()
         total += loss.detach()
     return total
+
+
+class GraphedStep:
+    """``step`` with its deterministic part (:func:`matched`) captured once as
+    a CUDA graph and replayed: the draws run eagerly from the generator as in
+    ``step`` (the same numbers in the same order, so checkpoints and resuming
+    are unchanged), are copied into the graph's fixed input tensors, and one
+    replay launches the whole siamese DSA, both passes, the loss and backward.
+
+    Speed: on a GPU the step is bound by kernel launches, not arithmetic
+    (hundreds of small kernels; docs/benchmarks.md). The gradient lands in a
+    tensor of the graph's memory, which ``images.grad`` points to after each
+    call. If capturing fails, it warns once and runs ``step`` eagerly."""
+
+    def __init__(self, encoder: Encoder, objective: Objective, data: RealData, images: torch.Tensor,
+                 batch_real: int, dsa: augment.DSAConfig | None, chunk: int,
+                 classes: tuple[int, int] | None = None, precision: str = "none"):
+        self.encoder, self.objective, self.data, self.images = encoder, objective, data, images
+        self.batch_real, self.dsa, self.chunk, self.classes, self.precision = batch_real, dsa, chunk, classes, precision
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.failed = False
+
+    def _matched(self) -> torch.Tensor:
+        return matched(self.encoder, self.objective, self.data, self.images, self.real_idx, self.params, self.dsa,
+                       self.chunk, self.classes, self.precision)
+
+    def __call__(self, g: torch.Generator) -> torch.Tensor:
+        real_idx, params = draw(self.encoder, self.objective, self.data, self.batch_real, self.dsa, g)
+        if self.failed:
+            return matched(self.encoder, self.objective, self.data, self.images, real_idx, params, self.dsa,
+                           self.chunk, self.classes, self.precision)
+        if self.graph is None:
+            self.real_idx = real_idx.clone()
+            self.params = {k: v.clone() for k, v in params.items()} if params is not None else None
+            try:
+                self._capture()
+            except RuntimeError as e:  # an op that cannot be captured (a host sync): run eagerly from now on
+                import warnings
+                warnings.warn(f"CUDA graph capture of the distillation step failed ({e}); running it eagerly",
+                              stacklevel=2)
+                self.failed, self.images.grad = True, None
+                torch.cuda.synchronize(self.images.device)
+                return self._matched()
+        else:
+            self.real_idx.copy_(real_idx)
+            for k, v in (params or {}).items():
+                self.params[k].copy_(v)
+        self.graph.replay()
+        self.images.grad = self.grad
+        return self.loss.clone()
+
+    def _capture(self) -> None:
+        """Warm up on a side stream (cuDNN/cuBLAS handles, autograd's
+        buffers; what CUDA graphs need before a capture), then capture; the
+        warm-up's gradients are thrown away."""
+        side = torch.cuda.Stream(self.images.device)
+        side.wait_stream(torch.cuda.current_stream(self.images.device))
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                self._matched()
+                self.images.grad = None
+        torch.cuda.current_stream(self.images.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self.loss = self._matched()
+        self.graph, self.grad = graph, self.images.grad
 
 
 def _stats(encoder, objective: Objective, x, kc: int, inference: bool = False, precision: str = "none") -> Stats:
