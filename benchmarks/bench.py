@@ -171,7 +171,7 @@ def _distiller(j, data, overrides: dict):
     import torch
 
     from datadam_lib import make_config
-    from datadam_lib.method.distill import INITS, Objective, auto_chunk, check_config, step
+    from datadam_lib.method.distill import INITS, GraphedStep, Objective, auto_chunk, check_config, step
     from datadam_lib.method.models import build_encoder
     from datadam_lib.method.training import deterministic
     over = {"distill.autocast": j.get("autocast", "none"), **overrides}
@@ -189,12 +189,19 @@ def _distiller(j, data, overrides: dict):
     chunk = d.class_chunk or (K if batch_stats else min(K, auto_chunk(encoder, data, batch_real + d.ipc,
                                                                       d.memory_budget_mb)))  # as distill()
 
-    def one():
+    # as distill(): on CUDA each step's work replays as one CUDA graph unless --no-cuda-graph
+    graphed = (GraphedStep(encoder, objective, data, images, batch_real, d.dsa, chunk, precision=d.autocast)
+               if dev.type == "cuda" and j.get("cuda_graph", True) else None)
+
+    def one(eager: bool = False):
         with deterministic(dev):  # as distill() runs its loop
             opt.zero_grad(set_to_none=True)
-            step(encoder, objective, data, images, batch_real, d.dsa, g, chunk, precision=d.autocast)
+            if graphed and not eager:
+                graphed(g)
+            else:
+                step(encoder, objective, data, images, batch_real, d.dsa, g, chunk, precision=d.autocast)
             opt.step()
-    one.chunk = chunk
+    one.chunk, one.graphed = chunk, graphed is not None
     return cfg, images, one
 
 
@@ -208,7 +215,7 @@ def job_check(j) -> dict:
     over = {"distill.batch_real": 4, "distill.iterations": 2}
     cfg, images, one = _distiller({**j, "ipc": 2, "autocast": "none", "compile": None}, data, over)
     one(), one()
-    same = torch.equal(images.detach(), distill(cfg, data, progress=False).images)
+    same = torch.equal(images.detach(), distill(cfg, data, progress=False, cuda_graph=j.get("cuda_graph", True)).images)
     return {"mirrors_distill": bool(same)}
 
 
@@ -255,7 +262,8 @@ def job_step(j) -> dict:
            "step_cpu_s": statistics.median(lap.cpu), "encoder": cfg.distill.encoder.norm, "data": data.name,
            "bf16_native": bf16_supported(dev)}
     if j["flops"]:
-        out["flops"] = _flops(one)
+        out["flops"] = _flops(lambda: one(eager=True))  # a replayed graph dispatches no ops to count
+    out["cuda_graph"] = one.graphed
     return out
 
 
@@ -390,7 +398,8 @@ def worker(spec: str) -> None:
 
 def run_job(job: dict, a) -> dict:
     """Run one configuration in a fresh process; its result, or its error."""
-    j = {"device": a.device, "npz": a.npz, "threads": a.threads, "compile": a.compile, "release": a.release, **job}
+    j = {"device": a.device, "npz": a.npz, "threads": a.threads, "compile": a.compile, "release": a.release,
+         "cuda_graph": not a.no_cuda_graph, **job}
     t = time.time()
     p = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", json.dumps(j)],
                        capture_output=True, text=True)
@@ -455,6 +464,9 @@ def report(results: list[dict], command: str, device: str) -> str:
                          f"{r.get('autocast', '')}: {r['error']}")
     chk = next((r for r in results if r["job"] == "check"), {})
     lines.append(f"benchmark loop reproduces distill() exactly: {chk.get('mirrors_distill', 'n/a')}")
+    if any(r.get("cuda_graph") for r in results if r["job"] == "step"):
+        lines.append("steps replayed as CUDA graphs (distill.GraphedStep, distill()'s default on CUDA; "
+                     "FLOPs counted on the eager step)")
     for p in PRECISIONS:
         if p in conv:
             c = conv[p]
@@ -541,6 +553,8 @@ def main() -> None:
     p.add_argument("--release", help="a checkout of the authors' code (github.com/DataDistillation/DataDAM), "
                                      "outside this repository: time its step side by side with the kit's")
     p.add_argument("--rounds", type=int, default=3, help="alternations of the released code and the kit (default 3)")
+    p.add_argument("--no-cuda-graph", action="store_true",
+                   help="on CUDA, run each step eagerly instead of replaying it as one CUDA graph (distill()'s default)")
     p.add_argument("--compile", help="torch.compile mode for the encoder (default, reduce-overhead = CUDA graphs, "
                                      "max-autotune); off by default")
     p.add_argument("--json", help="also write the results here")
