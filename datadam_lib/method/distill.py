@@ -27,6 +27,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -506,7 +507,7 @@ class GraphedStep:
     Speed: on a GPU the step is bound by kernel launches, not arithmetic
     (hundreds of small kernels; docs/benchmarks.md). The gradient lands in a
     tensor of the graph's memory, which ``images.grad`` points to after each
-    call. If capturing fails, it warns once and runs ``step`` eagerly."""
+    call. If capturing fails, it warns and runs every step eagerly from then on."""
 
     def __init__(self, encoder: Encoder, objective: Objective, data: RealData, images: torch.Tensor,
                  batch_real: int, dsa: augment.DSAConfig | None, chunk: int,
@@ -515,6 +516,8 @@ class GraphedStep:
         self.batch_real, self.dsa, self.chunk, self.classes, self.precision = batch_real, dsa, chunk, classes, precision
         self.graph: torch.cuda.CUDAGraph | None = None
         self.failed = False
+        self.real_idx: torch.Tensor | None = None        # the graph's inputs, filled from each call's draws
+        self.params: augment.Params | None = None
 
     def _matched(self) -> torch.Tensor:
         return matched(self.encoder, self.objective, self.data, self.images, self.real_idx, self.params, self.dsa,
@@ -531,7 +534,6 @@ class GraphedStep:
             try:
                 self._capture()
             except RuntimeError as e:  # an op that cannot be captured (a host sync): run eagerly from now on
-                import warnings
                 warnings.warn(f"CUDA graph capture of the distillation step failed ({e}); running it eagerly",
                               stacklevel=2)
                 self.failed, self.images.grad = True, None
