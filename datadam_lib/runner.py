@@ -26,7 +26,7 @@ import textwrap
 import time
 
 from .families import load_all
-from .kit.paths import absolute_dataset, kit_root, output_root
+from .kit.paths import absolute_dataset, cache_root, kit_root, output_root
 from .kit.registry import MEASURED_FILE, SCALES, TargetError, dataset_present, get, measured, missing_dataset_message, \
     ordered
 from .cli import Parser
@@ -72,10 +72,19 @@ def list_targets(root: str | None = None, file=None) -> None:
             print(" " * 12 + line, file=file)
     impl = [t for t in ordered() if t.implemented]
     timed = [t.measured_s("quick") for t in impl if t.measured_s("quick")]
-    print("\n" + textwrap.fill(f"quick scale, measured cold: {len(timed)} of {len(impl)} implemented targets, "
-                              f"{_fmt_minutes(sum(timed))} together; the others are not measured yet "
-                              "(./reproduce.sh all --dataset digits, then python -m datadam_lib.runner "
-                              "measure)", WIDTH), file=file)
+    print("\n" + textwrap.fill(f"quick scale, each target alone from an empty cache: {len(timed)} of {len(impl)} "
+                              f"implemented targets measured, {_fmt_minutes(sum(timed))} together", WIDTH), file=file)
+    whole = m.get("all", {})
+    if whole.get("quick_s"):
+        print(textwrap.fill(f"the whole kit at quick scale (./reproduce.sh all --scale quick, dataset "
+                            f"{whole.get('quick_dataset')}), from an empty cache, sets shared between targets: "
+                            f"{whole.get('quick_targets')} targets in {_fmt_minutes(whole['quick_s'])} "
+                            f"({whole['quick_s'] / 3600:.1f} h; {whole.get('quick_date')}; aim: under 3 h)", WIDTH),
+              file=file)
+    else:
+        print("the whole kit at quick scale: not measured yet", file=file)
+    print(textwrap.fill("to measure: ./reproduce.sh all --scale quick --dataset digits from an empty cache, then "
+                        "python -m datadam_lib.runner measure --machine '...'", WIDTH), file=file)
     print(textwrap.fill("run one: ./reproduce.sh TARGET [--scale smoke|quick|paper] [--dataset NAME] "
                         f"[--preset {'|'.join(PRESETS)}] [--force]", WIDTH, subsequent_indent="  "), file=file)
     missing = sorted(d for d, ok in present.items() if ok is False)
@@ -213,8 +222,21 @@ def run_target(name: str, a) -> int:
     return 0
 
 
+def _cache_is_empty() -> bool:
+    """No distilled set and no evaluation cached yet: the next run is cold."""
+    root = cache_root()
+    return not any(os.listdir(d) for d in (os.path.join(root, "sets"), os.path.join(root, "eval")) if os.path.isdir(d))
+
+
+ALL_RECORD = "all.json"   # results/<scale>/all.json: the last `all` run, target by target (runner measure reads it)
+
+
 def run_all(a) -> int:
-    results = []
+    """Every implemented target in order; then ``results/<scale>/all.json``:
+    each target's status and wall time, the whole run's, and whether it
+    started from an empty cache (a cold run of the whole kit)."""
+    cold, started, t_all = _cache_is_empty(), now(), time.time()
+    results: list[tuple[str, str, float | None]] = []     # (target, status, seconds)
     for t in ordered():
         if not t.implemented:
             continue
@@ -223,7 +245,7 @@ def run_all(a) -> int:
         b = a
         if dataset_present(dataset, a.root) is False:
             if a.scale != "smoke":
-                results.append((n, f"skipped: {dataset} not present (add --dataset digits, or --root PATH)"))
+                results.append((n, f"skipped: {dataset} not present (add --dataset digits, or --root PATH)", None))
                 continue
             # a smoke run checks code paths, its numbers mean nothing: digits will do
             print(f"{n}: {dataset} not present; smoke run on digits instead", file=sys.stderr)
@@ -235,17 +257,26 @@ def run_all(a) -> int:
             print(f"error: {e}", file=sys.stderr)
             rc = 1
         status = ("ok" + (" (on digits)" if b is not a else "")) if rc == 0 else "FAILED"
-        results.append((n, f"{status} in {time.time() - t0:.0f} s"))
+        results.append((n, status, round(time.time() - t0, 1)))
+    wall = round(time.time() - t_all, 1)
+    write_json(manifest(scale=a.scale, dataset=a.dataset, preset=a.preset, started=started, wall_time_s=wall,
+                        cold_start=cold, device=device_description(default_device()),
+                        targets=[{"target": n, "status": st, "wall_time_s": sec} for n, st, sec in results]),
+               os.path.join(output_root(), "results", a.scale, ALL_RECORD))
     print("\nsummary:", file=sys.stderr)
-    for n, s in results:
-        print(f"  {n:<12} {s}", file=sys.stderr)
-    return 1 if any("FAILED" in s for _, s in results) else 0
+    for n, st, sec in results:
+        print(f"  {n:<12} {st}" + (f" in {sec:.0f} s" if sec is not None else ""), file=sys.stderr)
+    print(f"  {'all':<12} {wall:.0f} s ({_fmt_minutes(wall)}){', from an empty cache' if cold else ''}",
+          file=sys.stderr)
+    return 1 if any(st == "FAILED" for _, st, _ in results) else 0
 
 
 def record_measured(scale: str, machine: str) -> str:
     """Read the wall times of the executed notebooks' manifests under
     ``results/<scale>/`` and write them to ``kit/measured.toml`` (cold runs
-    only: a run that read any cached result is skipped)."""
+    only: a run that read any cached result is skipped), and the whole kit's
+    from ``results/<scale>/all.json`` when that run started from an empty
+    cache and every target succeeded."""
     import json
     import tomllib
     data = {}
@@ -260,12 +291,19 @@ def record_measured(scale: str, machine: str) -> str:
         if m.get("status") != "ok" or any(j.get(k) for j in jobs for k in ("eval_cached", "distill_cached", "cached")):
             continue
         data.setdefault(m["target"], {})[f"{scale}_cold_s"] = m["wall_time_s"]
+    whole = os.path.join(output_root(), "results", scale, ALL_RECORD)
+    if os.path.isfile(whole):   # the whole kit, when it ran from an empty cache and every target succeeded
+        w = json.load(open(whole))
+        if w.get("cold_start") and all(t["status"].startswith("ok") for t in w["targets"]):
+            data.setdefault("all", {}).update({f"{scale}_s": w["wall_time_s"], f"{scale}_targets": len(w["targets"]),
+                                               f"{scale}_dataset": w.get("dataset") or "each target's own",
+                                               f"{scale}_date": w["started"][:10]})
     data.setdefault("machine", {})[scale] = machine
     lines = ["# Measured cold wall times (seconds) of each target's notebook, written by",
              "# `python -m datadam_lib.runner measure`; `./reproduce.sh list` shows them.", ""]
     for key in sorted(k for k in data if k != "machine"):
         lines.append(f"[{key}]")
-        lines += [f"{k} = {v}" for k, v in sorted(data[key].items())]
+        lines += [f"{k} = {json.dumps(v) if isinstance(v, str) else v}" for k, v in sorted(data[key].items())]
         lines.append("")
     lines.append("[machine]")
     lines += [f'{k} = "{v}"' for k, v in sorted(data["machine"].items())]

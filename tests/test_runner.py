@@ -196,6 +196,41 @@ def test_measure_records_only_cold_successful_runs(tmp_path, monkeypatch):
                    "machine": {"quick": "a test machine"}}
 
 
+def test_all_records_every_target_and_whether_it_started_cold(tmp_path, monkeypatch):
+    """``all`` writes results/<scale>/all.json (each target's status and time,
+    the whole run's, cold or not), and ``runner measure`` keeps the whole
+    kit's time only for a cold run in which every target succeeded."""
+    import tomllib
+
+    from datadam_lib import runner
+    from datadam_lib.kit.registry import ordered
+    monkeypatch.setenv("DATADAM_OUT", str(tmp_path / "out"))
+    monkeypatch.setenv("DATADAM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(runner, "MEASURED_FILE", str(tmp_path / "measured.toml"))
+    ran = []
+    monkeypatch.setattr(runner, "run_target", lambda name, a: ran.append(name) or 0)
+    implemented = [t.name for t in ordered() if t.implemented]
+    record = tmp_path / "out" / "results" / "quick" / "all.json"
+
+    assert runner.main(["all", "--scale", "quick", "--dataset", "digits"]) == 0
+    got = json.loads(record.read_text())
+    assert ran == implemented and [t["target"] for t in got["targets"]] == implemented
+    assert got["cold_start"] is True and all(t["status"] == "ok" for t in got["targets"])
+    assert got["dataset"] == "digits" and got["wall_time_s"] >= 0
+    runner.record_measured("quick", "a test machine")
+    with open(tmp_path / "measured.toml", "rb") as f:
+        whole = tomllib.load(f)["all"]
+    assert whole["quick_targets"] == len(implemented) and whole["quick_dataset"] == "digits"
+
+    (tmp_path / "cache" / "sets" / "some-set").mkdir(parents=True)     # a warm run is not the whole kit's time
+    (tmp_path / "measured.toml").unlink()
+    assert runner.main(["all", "--scale", "quick", "--dataset", "digits"]) == 0
+    assert json.loads(record.read_text())["cold_start"] is False
+    runner.record_measured("quick", "a test machine")
+    with open(tmp_path / "measured.toml", "rb") as f:
+        assert "all" not in tomllib.load(f)
+
+
 def test_a_relative_npz_path_reaches_the_notebook(tmp_path, monkeypatch):
     """``--dataset npz:RELATIVE`` is relative to where the user runs the kit,
     not to notebooks/ where the kernel runs (a CIFAR-10-slice run of table3
