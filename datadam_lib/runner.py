@@ -44,6 +44,14 @@ def _fmt_minutes(seconds: float | None) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 600 else f"{seconds / 60:.0f} min"
 
 
+def _quick_time(t, m: dict) -> str:
+    """A target's cold time alone, else its time within the whole kit's run (marked *)."""
+    if t.measured_s("quick"):
+        return _fmt_minutes(t.measured_s("quick"))
+    in_all = m.get(t.name, {}).get("quick_in_all_s")
+    return f"{_fmt_minutes(in_all)}*" if in_all is not None else "-"
+
+
 def list_targets(root: str | None = None, file=None) -> None:
     """Every target on two lines of at most 100 columns: name, implemented,
     the dataset it needs and whether it is here, the measured cold time at
@@ -51,8 +59,9 @@ def list_targets(root: str | None = None, file=None) -> None:
     file = file or sys.stdout
     m = measured()
     machine = m.get("machine", {}).get("quick", "")
-    print(textwrap.fill("Targets of the DataDAM supplement. QUICK: measured cold wall time at quick scale on "
-                        f"digits{f' ({machine})' if machine else ''}; PAPER: rough estimate on one GPU.", WIDTH),
+    print(textwrap.fill("Targets of the DataDAM supplement. QUICK: measured wall time at quick scale on "
+                        f"digits{f' ({machine})' if machine else ''}, cold and alone, or with * within the whole "
+                        "kit's run (reusing sets that earlier targets made); PAPER: rough estimate on one GPU.", WIDTH),
           file=file)
     head = f"{'TARGET':<11} {'DONE':<4} {'NEEDS':<30} {'QUICK':>9} {'PAPER':>9}"
     print(head, file=file)
@@ -66,7 +75,7 @@ def list_targets(root: str | None = None, file=None) -> None:
             needs += f" + {t.needs}"
         gpu = "-" if t.paper_gpu_h is None else f"~{t.paper_gpu_h:g} GPU-h"
         print(f"{t.name:<11} {'yes' if t.implemented else 'no':<4} {needs:<30} "
-              f"{_fmt_minutes(t.measured_s('quick')) if t.implemented else '':>9} {gpu:>9}", file=file)
+              f"{_quick_time(t, m) if t.implemented else '':>9} {gpu:>9}", file=file)
         nb = f" [{t.notebook}]" if t.implemented and os.path.isfile(os.path.join(kit_root(), t.notebook)) else ""
         for line in textwrap.wrap(t.title + nb, WIDTH - 12):
             print(" " * 12 + line, file=file)
@@ -75,7 +84,7 @@ def list_targets(root: str | None = None, file=None) -> None:
     print("\n" + textwrap.fill(f"quick scale, each target alone from an empty cache: {len(timed)} of {len(impl)} "
                               f"implemented targets measured, {_fmt_minutes(sum(timed))} together", WIDTH), file=file)
     whole = m.get("all", {})
-    if whole.get("quick_s"):
+    if whole.get("quick_s") is not None:
         print(textwrap.fill(f"the whole kit at quick scale (./reproduce.sh all --scale quick, dataset "
                             f"{whole.get('quick_dataset')}), from an empty cache, sets shared between targets: "
                             f"{whole.get('quick_targets')} targets in {_fmt_minutes(whole['quick_s'])} "
@@ -298,6 +307,8 @@ def record_measured(scale: str, machine: str) -> str:
             data.setdefault("all", {}).update({f"{scale}_s": w["wall_time_s"], f"{scale}_targets": len(w["targets"]),
                                                f"{scale}_dataset": w.get("dataset") or "each target's own",
                                                f"{scale}_date": w["started"][:10]})
+            for t in w["targets"]:
+                data.setdefault(t["target"], {})[f"{scale}_in_all_s"] = t["wall_time_s"]
     data.setdefault("machine", {})[scale] = machine
     lines = ["# Measured cold wall times (seconds) of each target's notebook, written by",
              "# `python -m datadam_lib.runner measure`; `./reproduce.sh list` shows them.", ""]

@@ -3,6 +3,7 @@ end, failures that leave the previous outputs alone) and the reports and
 manifests written beside every output."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -196,7 +197,7 @@ def test_measure_records_only_cold_successful_runs(tmp_path, monkeypatch):
                    "machine": {"quick": "a test machine"}}
 
 
-def test_all_records_every_target_and_whether_it_started_cold(tmp_path, monkeypatch):
+def test_all_records_every_target_and_whether_it_started_cold(tmp_path, monkeypatch, request):
     """``all`` writes results/<scale>/all.json (each target's status and time,
     the whole run's, cold or not), and ``runner measure`` keeps the whole
     kit's time only for a cold run in which every target succeeded."""
@@ -206,7 +207,11 @@ def test_all_records_every_target_and_whether_it_started_cold(tmp_path, monkeypa
     from datadam_lib.kit.registry import ordered
     monkeypatch.setenv("DATADAM_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("DATADAM_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(runner, "MEASURED_FILE", str(tmp_path / "measured.toml"))
+    from datadam_lib.kit import registry
+    for module in (runner, registry):      # list_targets reads what measure writes
+        monkeypatch.setattr(module, "MEASURED_FILE", str(tmp_path / "measured.toml"))
+    registry.measured.cache_clear()
+    request.addfinalizer(registry.measured.cache_clear)   # later tests read the kit's own file again
     ran = []
     monkeypatch.setattr(runner, "run_target", lambda name, a: ran.append(name) or 0)
     implemented = [t.name for t in ordered() if t.implemented]
@@ -221,6 +226,11 @@ def test_all_records_every_target_and_whether_it_started_cold(tmp_path, monkeypa
     with open(tmp_path / "measured.toml", "rb") as f:
         whole = tomllib.load(f)["all"]
     assert whole["quick_targets"] == len(implemented) and whole["quick_dataset"] == "digits"
+    out = io.StringIO()
+    runner.list_targets(file=out)
+    text = " ".join(out.getvalue().split())
+    assert "the whole kit at quick scale" in text and f"{len(implemented)} targets in" in text
+    assert " 0.0 min* " in text        # each target's time within the run (the fake ones took ~0 s)
 
     (tmp_path / "cache" / "sets" / "some-set").mkdir(parents=True)     # a warm run is not the whole kit's time
     (tmp_path / "measured.toml").unlink()
