@@ -87,7 +87,11 @@ config.PRESETS["paper"] = config.override(config.PRESETS["paper"],
                                           {"distill.autocast": "bf16", "evaluate.autocast": "bf16"})
 from datadam_lib.families import ablations
 t = time.perf_counter()
-result = ablations.run(sys.argv[1], scale="quick", dataset="digits", force=True)
+scale = sys.argv[2] if len(sys.argv) > 2 else "quick"
+if sys.argv[1] == "quickstart":   # the teaching notebook has its own entry point
+    result = ablations.quickstart(scale=scale, dataset="digits", force=True)
+else:
+    result = ablations.run(sys.argv[1], scale=scale, dataset="digits", force=True)
 wall = time.perf_counter() - t
 print(json.dumps({"wall_s": wall, "results": [{"label": r.get("label"), "mean": r["mean"], "std": r["std"]}
                                               for r in result.summary]}))
