@@ -268,6 +268,7 @@ def run_all(a) -> int:
         status = ("ok" + (" (on digits)" if b is not a else "")) if rc == 0 else "FAILED"
         results.append((n, status, round(time.time() - t0, 1)))
     wall = round(time.time() - t_all, 1)
+    os.makedirs(os.path.join(output_root(), "results", a.scale), exist_ok=True)   # every target may have been skipped
     write_json(manifest(scale=a.scale, dataset=a.dataset, preset=a.preset, started=started, wall_time_s=wall,
                         cold_start=cold, device=device_description(default_device()),
                         targets=[{"target": n, "status": st, "wall_time_s": sec} for n, st, sec in results]),
