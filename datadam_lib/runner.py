@@ -44,11 +44,11 @@ def _fmt_minutes(seconds: float | None) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 600 else f"{seconds / 60:.0f} min"
 
 
-def _quick_time(t, m: dict) -> str:
+def _quick_time(t) -> str:
     """A target's cold time alone, else its time within the whole kit's run (marked *)."""
-    if t.measured_s("quick"):
-        return _fmt_minutes(t.measured_s("quick"))
-    in_all = m.get(t.name, {}).get("quick_in_all_s")
+    cold, in_all = t.measured_s("quick"), t.measured_s("quick", "in_all")
+    if cold is not None:
+        return _fmt_minutes(cold)
     return f"{_fmt_minutes(in_all)}*" if in_all is not None else "-"
 
 
@@ -75,7 +75,7 @@ def list_targets(root: str | None = None, file=None) -> None:
             needs += f" + {t.needs}"
         gpu = "-" if t.paper_gpu_h is None else f"~{t.paper_gpu_h:g} GPU-h"
         print(f"{t.name:<11} {'yes' if t.implemented else 'no':<4} {needs:<30} "
-              f"{_quick_time(t, m) if t.implemented else '':>9} {gpu:>9}", file=file)
+              f"{_quick_time(t) if t.implemented else '':>9} {gpu:>9}", file=file)
         nb = f" [{t.notebook}]" if t.implemented and os.path.isfile(os.path.join(kit_root(), t.notebook)) else ""
         for line in textwrap.wrap(t.title + nb, WIDTH - 12):
             print(" " * 12 + line, file=file)

@@ -159,8 +159,10 @@ class Target:
         figs = [f"figures/{scale}/{self.name}{'_' + p if p else ''}.{ext}" for p in self.parts for ext in ("png", "pdf")]
         return figs + [f"results/{scale}/{self.name}.{ext}" for ext in ("csv", "md", "ipynb")]
 
-    def measured_s(self, scale: str) -> float | None:
-        return measured().get(self.name, {}).get(f"{scale}_cold_s")
+    def measured_s(self, scale: str, how: str = "cold") -> float | None:
+        """Measured wall time: "cold" (alone, from an empty cache) or "in_all"
+        (within the whole kit's run, reusing earlier targets' sets)."""
+        return measured().get(self.name, {}).get(f"{scale}_{how}_s")
 
 
 TARGETS: dict[str, Target] = {}

@@ -336,10 +336,8 @@ def distill(cfg: Config, data: RealData, checkpoint: str | None = None, checkpoi
     end = d.iterations if stop_after is None else min(d.iterations, stop_after)
     ranks = f" x{shard.size} ranks" if shard.size > 1 else ""
     pending: list[torch.Tensor] = []   # detached losses, read back to the host only every 10 iterations
-    if cuda_graph is None:
-        cuda_graph = dev.type == "cuda"
     graphed = GraphedStep(encoder, objective, data, images, batch_real, d.dsa, chunk, (lo, hi),
-                          d.autocast) if cuda_graph and dev.type == "cuda" else None
+                          d.autocast) if dev.type == "cuda" and cuda_graph is not False else None
 
     def flush() -> None:
         if pending:
@@ -519,15 +517,14 @@ class GraphedStep:
         self.real_idx: torch.Tensor | None = None        # the graph's inputs, filled from each call's draws
         self.params: augment.Params | None = None
 
-    def _matched(self) -> torch.Tensor:
-        return matched(self.encoder, self.objective, self.data, self.images, self.real_idx, self.params, self.dsa,
+    def _matched(self, real_idx: torch.Tensor, params: augment.Params | None) -> torch.Tensor:
+        return matched(self.encoder, self.objective, self.data, self.images, real_idx, params, self.dsa,
                        self.chunk, self.classes, self.precision)
 
     def __call__(self, g: torch.Generator) -> torch.Tensor:
         real_idx, params = draw(self.encoder, self.objective, self.data, self.batch_real, self.dsa, g)
         if self.failed:
-            return matched(self.encoder, self.objective, self.data, self.images, real_idx, params, self.dsa,
-                           self.chunk, self.classes, self.precision)
+            return self._matched(real_idx, params)
         if self.graph is None:
             self.real_idx = real_idx.clone()
             self.params = {k: v.clone() for k, v in params.items()} if params is not None else None
@@ -538,7 +535,7 @@ class GraphedStep:
                               stacklevel=2)
                 self.failed, self.images.grad = True, None
                 torch.cuda.synchronize(self.images.device)
-                return self._matched()
+                return self._matched(real_idx, params)
         else:
             self.real_idx.copy_(real_idx)
             for k, v in (params or {}).items():
@@ -555,12 +552,12 @@ class GraphedStep:
         side.wait_stream(torch.cuda.current_stream(self.images.device))
         with torch.cuda.stream(side):
             for _ in range(2):
-                self._matched()
+                self._matched(self.real_idx, self.params)
                 self.images.grad = None
         torch.cuda.current_stream(self.images.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            self.loss = self._matched()
+            self.loss = self._matched(self.real_idx, self.params)
         self.graph, self.grad = graph, self.images.grad
 
 
