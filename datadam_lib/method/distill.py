@@ -68,16 +68,34 @@ class Objective:
             raise ValueError(f"sam_layers {sel} out of range: this encoder has taps 1..{n_taps}")
         return [i - 1 for i in sel]
 
+    def reduce_tap(self, i: int, n_taps: int, tap: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        """What the loss keeps of tap ``i`` of ``n_taps``, per image: its
+        attention map and/or feature map, or None for a tap it does not use
+        (``Encoder.forward_features``'s ``reduce``)."""
+        c = self.m.components
+        if ("sam" not in c and "feature" not in c) or i not in self.layers(n_taps):
+            return None
+        out = {}
+        if "sam" in c:
+            out["sam"] = attention_map(tap, self.m.power, self.m.attention_norm)
+        if "feature" in c:
+            out["feature"] = feature_map(tap)
+        return out
+
     def statistics(self, images: torch.Tensor, taps: list[torch.Tensor] | None,
                    emb: torch.Tensor | None, num_classes: int) -> Stats:
+        reduced = [self.reduce_tap(i, len(taps), t) for i, t in enumerate(taps)] if taps is not None else None
+        return self.means(images, reduced, emb, num_classes)
+
+    def means(self, images: torch.Tensor, reduced: list[dict | None] | None, emb: torch.Tensor | None,
+              num_classes: int) -> Stats:
+        """``statistics`` from taps already reduced by ``reduce_tap``."""
         c, K = self.m.components, num_classes
         out: Stats = {}
-        if "sam" in c or "feature" in c:
-            chosen = [taps[i] for i in self.layers(len(taps))]
-        if "sam" in c:
-            out["sam"] = [class_means(attention_map(t, self.m.power, self.m.attention_norm), K) for t in chosen]
-        if "feature" in c:
-            out["feature"] = [class_means(feature_map(t), K) for t in chosen]
+        chosen = [r for r in reduced or [] if r is not None]
+        for name in ("sam", "feature"):
+            if name in c:
+                out[name] = [class_means(r[name], K) for r in chosen]
         if "mmd" in c:
             out["mmd"] = [class_means(emb, K)]
         if "pixel" in c:
@@ -565,11 +583,14 @@ def _stats(encoder, objective: Objective, x, kc: int, inference: bool = False, p
     with torch.inference_mode(inference):
         taps, emb = None, None
         if objective.needs_encoder:
+            # each tap reduced to its maps as it is made (the first stage's chunk by chunk: models.Stage.run);
+            # under bf16 the maps are made after autocast, from fp32 copies of the taps
+            reduce = objective.reduce_tap if precision == "none" else None
             with autocast(precision, x.device):  # bf16 where asked for and native (training.autocast)
-                taps, emb = encoder.forward_features(x)
+                taps, emb = encoder.forward_features(x, reduce=reduce)
             if precision != "none":  # statistics and loss in fp32
-                taps, emb = [t.float() for t in taps], emb.float()
-        stats = objective.statistics(x, taps, emb, kc)
+                taps, emb = [objective.reduce_tap(i, len(taps), t.float()) for i, t in enumerate(taps)], emb.float()
+        stats = objective.means(x, taps, emb, kc)
     if inference:  # small class means leave inference mode as normal tensors
         stats = {k: [t.clone() for t in v] for k, v in stats.items()}
     return stats

@@ -14,6 +14,7 @@ Layer Weights: Uniform Distribution").
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -21,6 +22,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from . import stem
 from .validation import Rule, at_least, check_fields, one_of
 
 
@@ -131,6 +133,52 @@ class Stage(nn.Module):
         super().__init__()
         self.body = body
         self.post = post if post is not None else nn.Identity()
+        self.fusable = _is_stem(self.body, self.post)
+
+    def run(self, x: torch.Tensor, tap: bool = True, channels_last: bool = False,
+            reduce: Callable[[torch.Tensor], object] | None = None) -> tuple[object, torch.Tensor]:
+        """``(tap, out)``. ``tap=False``: ``(None, out)``, maybe faster.
+        ``reduce``: ``(reduce(tap), out)``. ``channels_last``: the layout the
+        encoder's convolutions use."""
+        if self.fusable and _stem_applies(x, self.body[0]):
+            # speed: conv -> instance norm -> ReLU -> pool of few input channels as one batched
+            # product on the CPU, chunk by chunk in cache (stem.py; numbers in docs/benchmarks.md)
+            conv, norm, layout = self.body[0], self.body[1], channels_last or _channels_last(x)
+            grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.body.parameters()))
+            if not tap and not x.requires_grad:
+                return None, stem.pooled(x, conv, norm)
+            if not grad:
+                return stem.tap(x, conv, norm, self.post, layout, reduce)
+            t, out = stem.tap_with_grad(x, conv, norm, self.post, layout)
+            return (t if reduce is None else reduce(t)) if tap else None, out
+        t = self.body(x)
+        return t if reduce is None else reduce(t), self.post(t)
+
+
+def _channels_last(t: torch.Tensor) -> bool:
+    return not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
+
+
+def _is_stem(body: nn.Module, post: nn.Module) -> bool:
+    """conv (few input channels, stride 1) -> instance norm -> ReLU, then 2x2 average pooling."""
+    if not (isinstance(body, nn.Sequential) and len(body) == 3 and isinstance(post, AvgPool2d)):
+        return False
+    conv, norm, act = body
+    return (type(conv) is nn.Conv2d and conv.in_channels <= 4 and conv.groups == 1 and conv.stride == (1, 1)
+            and conv.dilation == (1, 1) and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
+            and type(norm) is GroupNorm and norm.affine and norm.num_groups == norm.num_channels
+            and type(act) is ReLU)
+
+
+def _stem_applies(x: torch.Tensor, conv: nn.Conv2d) -> bool:
+    """fp32/fp64 on the CPU, no autocast, an even output size, outside
+    torch.func transforms (gradient matching's vmap)."""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or x.dim() != 4:
+        return False
+    if torch.is_autocast_enabled("cpu") or torch._C._functorch.peek_interpreter_stack() is not None:
+        return False
+    k, p = conv.kernel_size, conv.padding
+    return (x.shape[-2] + 2 * p[0] - k[0] + 1) % 2 == 0 and (x.shape[-1] + 2 * p[1] - k[1] + 1) % 2 == 0
 
 
 class Encoder(nn.Module):
@@ -144,20 +192,25 @@ class Encoder(nn.Module):
         self.embed_dim = embed_dim
         self.classifier = nn.Linear(embed_dim, num_classes)
 
-    def forward_features(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def forward_features(self, x: torch.Tensor, reduce: Callable[[int, int, torch.Tensor], object] | None = None
+                         ) -> tuple[list, torch.Tensor]:
         """Return ``(taps, embedding)``: one tap per stage (after its
         non-linearity, shape (N, C_l, H_l, W_l)) and the flattened embedding
-        (N, embed_dim)."""
+        (N, embed_dim). ``reduce(i, number of taps, tap)``: keep what it
+        returns (per image: images on the first axis) instead of tap i, as each
+        tap is made; where a stage is computed in chunks of images, chunk by
+        chunk, so the whole tap need never be in memory."""
         taps = []
-        for stage in self.stages:
-            x = stage.body(x)
-            taps.append(x)
-            x = stage.post(x)
+        cl = any(_channels_last(m.weight) for m in self.modules() if isinstance(m, nn.Conv2d))
+        for i, stage in enumerate(self.stages):
+            f = None if reduce is None else functools.partial(reduce, i, len(self.stages))
+            tap, x = stage.run(x, channels_last=cl, reduce=f)
+            taps.append(tap)
         return taps, self.head(x).flatten(1)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         for stage in self.stages:
-            x = stage.post(stage.body(x))
+            x = stage.run(x, tap=False)[1]
         return self.head(x).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
