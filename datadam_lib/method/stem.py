@@ -34,8 +34,12 @@ Each pass over the planes goes chunk by chunk of a few images, whose planes fit
 in a core's L2 cache, so the passes that follow the product read the cache,
 not memory; a reduction of the tap (distillation's attention maps) is made
 chunk by chunk too, so without gradients the whole tap is never made.
-No gradient for the input, and no tap (the un-pooled activation) while
-training: a stage that needs either takes the modules.
+Three uses: ``pooled`` (evaluation: the pooled output, gradients for the
+parameters, ``_Stem``), ``tap`` (no gradients: the tap, or what ``reduce``
+keeps of it, and the pooled output) and ``tap_with_grad`` (distillation's
+synthetic pass: gradients for the images and through the tap too,
+``_StemTap``). ``models.Stage.run`` picks one, or the modules where the fold
+does not apply.
 """
 from __future__ import annotations
 
@@ -95,7 +99,8 @@ def _relu_pool_blocks(scaled, pc1, hw):
 
 
 class _Stem(torch.autograd.Function):
-    """The pooled output of the stage, its gradient for the parameters."""
+    """The pooled output of the stage, with gradients for the parameters
+    (evaluation: the tap is not kept and the input needs no gradient)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, gamma, beta, eps, conv):
@@ -135,10 +140,11 @@ def _param_grads(s, cov, rstd, weight, gamma, has_bias):
 class _StemTap(torch.autograd.Function):
     """``(tap, pooled)`` with gradients for the input and the parameters, the
     tap NCHW or channels_last (distillation's synthetic pass: its loss reads
-    the tap's attention maps, and its gradient goes to the images). The input's
-    gradient: dP = sum_c w_c dz_c, with dz the instance norm's backward, is
-    A^T D - (Cov-free) constants - B Pc, with A = gamma rstd w and
-    B = sum_c w_c q_c w_c^T, q = gamma rstd^3 (S . w_c) / L; col2im of dP."""
+    the tap's attention maps, and its gradient goes to the images). The
+    patches' gradient dP = sum_c w_c dz_c, with dz the instance norm's
+    backward, is A^T D - B Pc - m, with A_c = gamma_c rstd w_c,
+    B = sum_c q_c w_c w_c^T, q = gamma rstd^3 (S . w_c) / L and
+    m = sum_c A_c sum_L D_c / L; the input's gradient is col2im of dP."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, gamma, beta, eps, conv, pool, channels_last):
