@@ -1,8 +1,8 @@
 """The fused first stage (method/stem.py: conv -> instance norm -> ReLU -> 2x2
-average pool as one batched product on the CPU) gives the modules' values and
-every parameter's gradient, in float64; it steps aside wherever it does not
-apply (an input that needs a gradient, bf16 autocast, an odd size, many input
-channels, other norms)."""
+average pool as one batched product on the CPU) gives the modules' values, the
+input's and every parameter's gradient, in float64, and distillation's maps
+when the taps are reduced as they are made; it steps aside wherever it does
+not apply (bf16 autocast, an odd size, many input channels, other norms)."""
 from __future__ import annotations
 
 import pytest
@@ -28,15 +28,19 @@ def _modules(stage, x):
     return tap, stage.post(tap)
 
 
+def _first_stage(channels: int, pad: int, channels_last: bool):
+    model, x = _encoder(channels, pad)
+    if channels_last:
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    return model.stages[0], x
+
+
 CASES = [(1, 1, False), (3, 1, False), (1, 3, False), (3, 1, True)]  # (channels, stem padding, channels_last)
 
 
 @pytest.mark.parametrize("channels,pad,channels_last", CASES)
 def test_fused_stem_forward_equals_the_modules_in_float64(channels, pad, channels_last):
-    model, x = _encoder(channels, pad)
-    if channels_last:
-        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-    stage = model.stages[0]
+    stage, x = _first_stage(channels, pad, channels_last)
     assert stage.fusable
     with torch.no_grad():
         tap, out = stage.run(x, channels_last=channels_last)
@@ -51,13 +55,12 @@ def test_fused_stem_forward_equals_the_modules_in_float64(channels, pad, channel
 
 @pytest.mark.parametrize("channels,pad,channels_last", CASES)
 def test_fused_stem_gradients_equal_the_modules_in_float64(channels, pad, channels_last):
-    model, x = _encoder(channels, pad)
-    if channels_last:
-        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-    stage = model.stages[0]
+    stage, x = _first_stage(channels, pad, channels_last)
     params = list(stage.parameters())               # conv weight and bias, norm scale and shift
     weights = torch.randn(_modules(stage, x)[1].shape, generator=torch.Generator().manual_seed(1), dtype=x.dtype)
-    fused = torch.autograd.grad((stage.run(x, tap=False)[1] * weights).sum(), params)
+    out = stage.run(x, tap=False)[1]
+    assert type(out.grad_fn).__name__ == "_StemBackward"   # the fused path ran
+    fused = torch.autograd.grad((out * weights).sum(), params)
     ref = torch.autograd.grad((_modules(stage, x)[1] * weights).sum(), params)
     for a, b in zip(fused, ref):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
@@ -94,16 +97,14 @@ def test_fused_stem_in_float32_stays_within_float_noise():
 def test_input_and_tap_gradients_equal_the_modules_in_float64(channels, pad, channels_last):
     """Distillation's synthetic pass: a loss on the tap (its attention map)
     and on the pooled output, gradients for the images and the parameters."""
-    model, x = _encoder(channels, pad)
-    if channels_last:
-        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-    stage = model.stages[0]
+    stage, x = _first_stage(channels, pad, channels_last)
     grads = []
     for fused in (True, False):
         xv = x.clone().requires_grad_(True)
         tap, out = stage.run(xv, channels_last=channels_last) if fused else _modules(stage, xv)
         if fused:
             assert tap.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+            assert type(tap.grad_fn).__name__ == "_StemTapBackward"
         w_tap = torch.randn(tap.shape, generator=torch.Generator().manual_seed(3), dtype=x.dtype)
         w_out = torch.randn(out.shape, generator=torch.Generator().manual_seed(4), dtype=x.dtype)
         loss = (tap.square() * w_tap).sum() + (out * w_out).sum()
@@ -129,6 +130,30 @@ def test_frozen_encoder_gives_the_images_their_gradient_only():
         stage.fusable = False
     (ref,) = torch.autograd.grad(model(xr).square().sum(), xr)
     torch.testing.assert_close(g, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_taps_reduced_as_they_are_made_give_the_objectives_statistics(channels_last):
+    """Distillation's passes: ``forward_features(reduce=Objective.reduce_tap)``
+    (the first stage chunk by chunk, 2 images per chunk here) gives the class
+    means that the statistics of the modules' whole taps give."""
+    from datadam_lib import make_config
+    from datadam_lib.method.distill import Objective
+    model, _ = _encoder(1)
+    x = torch.randn(10, 1, 32, 32, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    objective = Objective(make_config("paper", "smoke", "digits").distill.method, 32)
+    with torch.no_grad():
+        taps, emb = model.forward_features(x, reduce=objective.reduce_tap)
+        got = objective.means(x, taps, emb, 5)
+        for stage in model.stages:
+            stage.fusable = False
+        want = objective.statistics(x, *model.forward_features(x), 5)
+    assert taps[-1] is None and set(got) == set(want) == {"sam", "mmd"}   # the last tap is not matched
+    for key in want:
+        for a, b in zip(got[key], want[key], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_fused_stem_leaves_its_input_and_tap_intact():
