@@ -47,21 +47,66 @@ def channel_power_sum(f: torch.Tensor, power: float) -> torch.Tensor:
     the strided channel axis is slow, and squaring then summing channel planes
     is faster, in place when nothing needs the gradient (320x128x16x16, 2
     threads: 19.3 -> 3.5 ms; 320x128x32x32: 84 -> 30 ms; channels_last 21.6 ms
-    kept). p = 1 (the released code's) is abs then a sum (vector_norm's generic
-    p-norm path took 137 ms, abs + sum 78 ms on 640x128x32x32, 1 thread);
-    other p use one fused p-norm reduction raised back to p."""
-    if float(power).is_integer() and power % 2 == 0 and 2 <= power <= 16:
-        half = f
-        for _ in range(int(power) // 2 - 1):
-            half = half * f
-        if f.dim() == 4 and not f.is_contiguous() and f.is_contiguous(memory_format=torch.channels_last):
-            return torch.linalg.vector_norm(half, ord=2, dim=1).square()
-        if half is f or half.requires_grad:
-            return (half * half).sum(1)
-        return half.square_().sum(1)  # speed: in place on our own temporary (no gradient needed)
+    kept). Where f needs a gradient, that gradient, p f^(p-1) g, is written
+    by hand (``_EvenPowerSum``). p = 1 (the released code's) is abs then a sum
+    (vector_norm's generic p-norm path took 137 ms, abs + sum 78 ms on
+    640x128x32x32, 1 thread); other p use one fused p-norm reduction raised
+    back to p."""
+    if _even(power):
+        if torch.is_grad_enabled() and f.requires_grad:
+            return _EvenPowerSum.apply(f, int(power))
+        return _even_power_sum(f, int(power))
     if power == 1:
         return f.abs().sum(dim=1)
     return torch.linalg.vector_norm(f, ord=power, dim=1).pow(power)
+
+
+def _even(power: float) -> bool:
+    return float(power).is_integer() and power % 2 == 0 and 2 <= power <= 16
+
+
+def _even_power_sum(f: torch.Tensor, p: int) -> torch.Tensor:
+    half = f
+    for _ in range(p // 2 - 1):
+        half = half * f
+    if f.dim() == 4 and not f.is_contiguous() and f.is_contiguous(memory_format=torch.channels_last):
+        return torch.linalg.vector_norm(half, ord=2, dim=1).square()
+    if half is f:
+        return (half * half).sum(1)
+    return half.square_().sum(1)  # speed: in place on our own temporary
+
+
+class _EvenPowerSum(torch.autograd.Function):
+    """sum_c f^p for an even p, with the gradient p f^(p-1) g written by hand.
+
+    Speed: autograd's own graph of the products above kept f^(p/2) and made
+    about six passes over f's size in the backward (vector_norm's backward
+    alone: a product, a division and a mask for zero norms); this makes three
+    (f^(p-1), then two products in place) and keeps only f. Distillation's
+    synthetic pass, 100x128x32x32 on channels_last, 2 threads: see
+    docs/benchmarks.md."""
+
+    @staticmethod
+    def forward(f, p):
+        return _even_power_sum(f, p)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.p = inputs[1]
+
+    @staticmethod
+    def backward(ctx, g):
+        (f,) = ctx.saved_tensors
+        scale = (g * ctx.p).unsqueeze(1)                                   # (N, 1, H, W)
+        if torch.is_grad_enabled():  # a graph of the backward is wanted (double backward): out of place
+            return f.pow(ctx.p - 1) * scale, None
+        if ctx.p == 2:
+            return f * scale, None
+        out = f * f
+        for _ in range(ctx.p - 3):  # f^(p-1), in place on our own temporary
+            out.mul_(f)
+        return out.mul_(scale), None
 
 
 def _mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
