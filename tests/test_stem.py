@@ -156,6 +156,29 @@ def test_taps_reduced_as_they_are_made_give_the_objectives_statistics(channels_l
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
+def test_reduce_may_overwrite_a_tap_only_where_nothing_else_reads_it():
+    """``Stage.run`` passes ``scratch=True`` only without gradients and where
+    the tap shares no memory with the stage's output (the pooled copy), in the
+    fused first stage (its chunk buffer) and in the modules' stages alike."""
+    model, x = _encoder(1)
+    seen = []
+
+    def record(tap, scratch):
+        seen.append(scratch)
+        return tap.sum((1, 2, 3))
+
+    with torch.no_grad():
+        out = model.stages[0].run(x, reduce=record)[1]
+        model.stages[1].run(out, reduce=record)
+    xg = x.clone().requires_grad_(True)
+    model.stages[1].run(model.stages[0].run(xg, reduce=record)[1], reduce=record)
+    unpooled = type(model.stages[1])(model.stages[1].body)            # post = Identity: out is the tap
+    with torch.no_grad():
+        unpooled.run(out, reduce=record)
+    # the first stage's 2 chunks of 2 images and stage 2; both with gradients; the unpooled stage
+    assert seen == [True, True, True] + [False, False] + [False]
+
+
 def test_fused_stem_leaves_its_input_and_tap_intact():
     model, x = _encoder(1)
     before = x.clone()

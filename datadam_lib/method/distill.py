@@ -68,18 +68,20 @@ class Objective:
             raise ValueError(f"sam_layers {sel} out of range: this encoder has taps 1..{n_taps}")
         return [i - 1 for i in sel]
 
-    def reduce_tap(self, i: int, n_taps: int, tap: torch.Tensor) -> dict[str, torch.Tensor] | None:
+    def reduce_tap(self, i: int, n_taps: int, tap: torch.Tensor, scratch: bool = False
+                   ) -> dict[str, torch.Tensor] | None:
         """What the loss keeps of tap ``i`` of ``n_taps``, per image: its
         attention map and/or feature map, or None for a tap it does not use
-        (``Encoder.forward_features``'s ``reduce``)."""
+        (``Encoder.forward_features``'s ``reduce``). ``scratch``: the tap may
+        be overwritten (``losses.attention_map``)."""
         c = self.m.components
         if ("sam" not in c and "feature" not in c) or i not in self.layers(n_taps):
             return None
         out = {}
-        if "sam" in c:
-            out["sam"] = attention_map(tap, self.m.power, self.m.attention_norm)
-        if "feature" in c:
+        if "feature" in c:   # before the attention map, which may overwrite a scratch tap
             out["feature"] = feature_map(tap)
+        if "sam" in c:
+            out["sam"] = attention_map(tap, self.m.power, self.m.attention_norm, scratch)
         return out
 
     def statistics(self, images: torch.Tensor, taps: list[torch.Tensor] | None,

@@ -136,10 +136,12 @@ class Stage(nn.Module):
         self.fusable = _is_stem(self.body, self.post)
 
     def run(self, x: torch.Tensor, tap: bool = True, channels_last: bool = False,
-            reduce: Callable[[torch.Tensor], object] | None = None) -> tuple[object, torch.Tensor]:
+            reduce: Callable[..., object] | None = None) -> tuple[object, torch.Tensor]:
         """``(tap, out)``. ``tap=False``: ``(None, out)``, maybe faster.
-        ``reduce``: ``(reduce(tap), out)``. ``channels_last``: the layout the
-        encoder's convolutions use."""
+        ``reduce``: ``(reduce(tap, scratch=...), out)``; ``scratch`` is True
+        where nothing else reads the tap and no gradient flows through it, so
+        ``reduce`` may overwrite it (speed: no new tap-sized temporaries).
+        ``channels_last``: the layout the encoder's convolutions use."""
         if self.fusable and _stem_applies(x, self.body[0]):
             # speed: conv -> instance norm -> ReLU -> pool of few input channels as one batched
             # product on the CPU, chunk by chunk in cache (stem.py; numbers in docs/benchmarks.md)
@@ -150,9 +152,20 @@ class Stage(nn.Module):
             if not grad:
                 return stem.tap(x, conv, norm, self.post, layout, reduce)
             t, out = stem.tap_with_grad(x, conv, norm, self.post, layout)
-            return (t if reduce is None else reduce(t)) if tap else None, out
+            return (t if reduce is None else reduce(t, scratch=False)) if tap else None, out
         t = self.body(x)
-        return t if reduce is None else reduce(t), self.post(t)
+        out = self.post(t)
+        if reduce is None:
+            return t, out
+        return reduce(t, scratch=_dead_after(t, x, out)), out
+
+
+def _dead_after(tap: torch.Tensor, *others: torch.Tensor) -> bool:
+    """Whether a tap may be overwritten once reduced: no gradient flows
+    through it and it shares no memory with the stage's input or output."""
+    if torch.is_grad_enabled() and tap.requires_grad:
+        return False
+    return all(tap.untyped_storage().data_ptr() != o.untyped_storage().data_ptr() for o in others)
 
 
 def _channels_last(t: torch.Tensor) -> bool:
@@ -192,11 +205,11 @@ class Encoder(nn.Module):
         self.embed_dim = embed_dim
         self.classifier = nn.Linear(embed_dim, num_classes)
 
-    def forward_features(self, x: torch.Tensor, reduce: Callable[[int, int, torch.Tensor], object] | None = None
+    def forward_features(self, x: torch.Tensor, reduce: Callable[..., object] | None = None
                          ) -> tuple[list, torch.Tensor]:
         """Return ``(taps, embedding)``: one tap per stage (after its
         non-linearity, shape (N, C_l, H_l, W_l)) and the flattened embedding
-        (N, embed_dim). ``reduce(i, number of taps, tap)``: keep what it
+        (N, embed_dim). ``reduce(i, number of taps, tap, scratch)``: keep what it
         returns (per image: images on the first axis) instead of tap i, as each
         tap is made; where a stage is computed in chunks of images, chunk by
         chunk, so the whole tap need never be in memory."""

@@ -194,13 +194,13 @@ class _StemTap(torch.autograd.Function):
         return (dx,) + grads + (None, None, None, None)
 
 
-def _product(scaled, pc1, hw, channels_last):
+def _product(scaled, pc1, hw, channels_last, buf=None):
     """The fold's product: NCHW, or channels_last ((N, L, C) memory: NHWC, the
-    layout of the convolutions that follow)."""
-    n, (h, w) = scaled.shape[0], hw
-    if channels_last:
-        return (pc1.transpose(1, 2) @ scaled.transpose(1, 2)).view(n, h, w, -1).permute(0, 3, 1, 2)
-    return (scaled @ pc1).view(n, -1, h, w)
+    layout of the convolutions that follow); written into ``buf`` if given."""
+    (n, c, _), (h, w) = scaled.shape, hw
+    a, b = (pc1.transpose(1, 2), scaled.transpose(1, 2)) if channels_last else (scaled, pc1)
+    z = torch.bmm(a, b) if buf is None else torch.bmm(a, b, out=buf[:n * c * h * w].view(n, a.shape[1], b.shape[2]))
+    return z.view(n, h, w, c).permute(0, 3, 1, 2) if channels_last else z.view(n, c, h, w)
 
 
 def pooled(x: torch.Tensor, conv: torch.nn.Conv2d, norm: torch.nn.GroupNorm) -> torch.Tensor:
@@ -220,28 +220,30 @@ def tap_with_grad(x: torch.Tensor, conv: torch.nn.Conv2d, norm: torch.nn.GroupNo
 
 @torch.no_grad()
 def tap(x: torch.Tensor, conv: torch.nn.Conv2d, norm: torch.nn.GroupNorm, pool: torch.nn.Module,
-        channels_last: bool, reduce: Callable[[torch.Tensor], object] | None = None) -> tuple[object, torch.Tensor]:
+        channels_last: bool, reduce: Callable[..., object] | None = None) -> tuple[object, torch.Tensor]:
     """``(tap, pool(tap))``, tap = ``relu(norm(conv(x)))``, without gradients,
     NCHW or ``channels_last``. ``reduce``: ``(reduce(tap), pool(tap))``,
-    computed chunk by chunk in cache: the whole tap is never made."""
+    computed chunk by chunk in cache: the whole tap is never made. Each
+    chunk's tap is made in one reused buffer and pooled first, so ``reduce``
+    is called with ``scratch=True``: it may overwrite it."""
     scaled, pc1, _, _, (h, w) = _scaled(x, conv.weight, norm.weight, norm.bias, norm.eps, conv, blocks=False)
-
-    def relu_of_fold(sl: slice) -> torch.Tensor:
-        return _product(scaled[sl], pc1[sl], (h, w), channels_last).relu_()
-
     if reduce is None:
-        t = relu_of_fold(slice(None))
+        t = _product(scaled, pc1, (h, w), channels_last).relu_()
         return t, pool(t)
-    kept, out = [], None
-    for sl in _chunks(x.shape[0], scaled.shape[1] * h * w * scaled.element_size()):
-        t = relu_of_fold(sl)
-        kept.append(reduce(t))
-        pooled_chunk = pool(t)
-        if out is None:
-            fmt = torch.channels_last if channels_last else torch.contiguous_format
-            out = torch.empty((x.shape[0], *pooled_chunk.shape[1:]), dtype=pooled_chunk.dtype, device=x.device,
-                              memory_format=fmt)
-        out[sl].copy_(pooled_chunk)
+    (n, c, _), kept = scaled.shape, []
+    chunks = _chunks(n, c * h * w * scaled.element_size())
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    out = torch.empty(n, c, h // 2, w // 2, dtype=scaled.dtype, device=x.device, memory_format=fmt)
+    # speed: one buffer for every chunk's planes, so that they stay in cache (a new tensor per chunk, and
+    # new temporaries for the maps, took 49 of the real pass's first stage; 26 ms so: docs/benchmarks.md)
+    buf = scaled.new_empty(chunks[0].stop * c * h * w)
+    for sl in chunks:
+        t = _product(scaled[sl], pc1[sl], (h, w), channels_last, buf).relu_()
+        if channels_last:   # speed: pooled straight into the output (models.AvgPool2d's own path on this layout)
+            torch.ops.aten.avg_pool2d.out(t, [2, 2], [2, 2], out=out[sl])
+        else:
+            out[sl] = pool(t)
+        kept.append(reduce(t, scratch=True))
     return _concat(kept), out
 
 
