@@ -88,20 +88,26 @@ def _chunks(n: int, per_image: int):
 
 
 def _relu_pool_blocks(scaled, pc1, hw):
-    """A quarter of the fold's ReLU, laid out (N, C, 4, H/2 * W/2), and its 2x2
-    average pool (N, C, H/2, W/2): the sum of the 4 quarter planes.
+    """The 2x2 average pool (N, C, H/2, W/2) of the fold's ReLU, and the
+    weights it was made from (a quarter of the fold's). Chunk by chunk, in
+    one reused buffer laid out (n, C, 4, H/2 * W/2): the pool is the sum of
+    the 4 planes of a quarter of the ReLU.
 
     speed: the pool's 1/4 is taken on the small per-image weights, not on the
     pooled planes (a pass fewer; x 0.25 is exact in binary floating point, so
-    the values are the same bit for bit, and ReLU commutes with it)."""
+    the values are the same bit for bit, and ReLU commutes with it). The
+    planes are not kept for the backward, which makes them again (one small
+    product per chunk, in cache) rather than read 128 full-size planes per
+    image back from memory."""
     (n, c, _), (h, w) = scaled.shape, hw
     quarter = scaled * 0.25
-    r, out = scaled.new_empty(n, c, h * w), scaled.new_empty(n, c, h * w // 4)
-    for sl in _chunks(n, c * h * w * scaled.element_size()):
-        planes = torch.bmm(quarter[sl], pc1[sl], out=r[sl]).relu_().view(-1, c, 4, h * w // 4)
+    chunks = _chunks(n, c * h * w * scaled.element_size())
+    out, buf = scaled.new_empty(n, c, h * w // 4), scaled.new_empty(chunks[0].stop, c, h * w)
+    for sl in chunks:
+        planes = torch.bmm(quarter[sl], pc1[sl], out=buf[:sl.stop - sl.start]).relu_().view(-1, c, 4, h * w // 4)
         # speed: three adds of planes; sum(dim=2) over this layout took 3.7 of a chunk loop's 8.4 ms, adds 2.2
         torch.add(planes[:, :, 0], planes[:, :, 1], out=out[sl]).add_(planes[:, :, 2]).add_(planes[:, :, 3])
-    return r, out.view(n, c, h // 2, w // 2)
+    return out.view(n, c, h // 2, w // 2), quarter
 
 
 class _Stem(torch.autograd.Function):
@@ -111,24 +117,25 @@ class _Stem(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, gamma, beta, eps, conv):
         scaled, pc1, cov, rstd, hw = _scaled(x, weight, gamma, beta, eps, conv, blocks=True)
-        r, out = _relu_pool_blocks(scaled, pc1, hw)
-        ctx.save_for_backward(r, pc1, cov, rstd, weight, gamma)
+        out, quarter = _relu_pool_blocks(scaled, pc1, hw)
+        ctx.save_for_backward(quarter, pc1, cov, rstd, weight, gamma)
         ctx.has_bias = bias is not None
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        r, pc1, cov, rstd, weight, gamma = ctx.saved_tensors
-        n, c, L = r.shape
-        # D = dLoss/da: the pooled gradient / 4 on each of the block's 4 planes, masked by ReLU (r is
-        # a quarter of the ReLU: the same mask); S = D Pc^T. Chunk by chunk, so that D stays in cache.
-        # The 1/4 is applied to S (small) after the loop: exact, so the same values bit for bit.
+        quarter, pc1, cov, rstd, weight, gamma = ctx.saved_tensors
+        (n, c, _), L = quarter.shape, pc1.shape[2]
+        # D = dLoss/da: the pooled gradient / 4 on each of the block's 4 planes, masked by ReLU (by the
+        # sign of the planes, made again: quarter of the fold's, the same signs); S = D Pc^T. Chunk by
+        # chunk, so that the planes and D stay in cache. The 1/4 is applied to S (small) after the loop:
+        # exact, so the same values bit for bit.
         g = grad_out.view(n, c, 1, L // 4).expand(n, c, 4, L // 4)
-        chunks = _chunks(n, c * L * r.element_size())
-        s, buf = r.new_empty(n, c, pc1.shape[1]), r.new_empty(chunks[0].stop, c, 4, L // 4)
+        chunks = _chunks(n, c * L * quarter.element_size())
+        s, buf = quarter.new_empty(n, c, pc1.shape[1]), quarter.new_empty(chunks[0].stop, c, L)
         for sl in chunks:
-            d = torch.ops.aten.threshold_backward.grad_input(g[sl], r[sl].view(-1, c, 4, L // 4), 0.0,
-                                                             grad_input=buf[:sl.stop - sl.start])
+            z = torch.bmm(quarter[sl], pc1[sl], out=buf[:sl.stop - sl.start]).view(-1, c, 4, L // 4)
+            d = torch.ops.aten.threshold_backward.grad_input(g[sl], z, 0.0, grad_input=z)   # in place
             torch.bmm(d.view(-1, c, L), pc1[sl].transpose(1, 2), out=s[sl])   # 4 (S and sum_L D), (N, C, K+1)
         s.mul_(0.25)
         return (None,) + _param_grads(s, cov, rstd, weight, gamma, ctx.has_bias) + (None, None)
@@ -209,7 +216,7 @@ def pooled(x: torch.Tensor, conv: torch.nn.Conv2d, norm: torch.nn.GroupNorm) -> 
     if torch.is_grad_enabled() and any(p.requires_grad for p in (conv.weight, norm.weight, norm.bias)):
         return _Stem.apply(x, conv.weight, conv.bias, norm.weight, norm.bias, norm.eps, conv)
     scaled, pc1, _, _, hw = _scaled(x, conv.weight, norm.weight, norm.bias, norm.eps, conv, blocks=True)
-    return _relu_pool_blocks(scaled, pc1, hw)[1]
+    return _relu_pool_blocks(scaled, pc1, hw)[0]
 
 
 def tap_with_grad(x: torch.Tensor, conv: torch.nn.Conv2d, norm: torch.nn.GroupNorm, pool: torch.nn.Module,
