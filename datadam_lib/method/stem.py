@@ -241,8 +241,9 @@ def tap(x: torch.Tensor, conv: torch.nn.Conv2d, norm: torch.nn.GroupNorm, pool: 
     chunks = _chunks(n, c * h * w * scaled.element_size())
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     out = torch.empty(n, c, h // 2, w // 2, dtype=scaled.dtype, device=x.device, memory_format=fmt)
-    # speed: one buffer for every chunk's planes, so that they stay in cache (a new tensor per chunk, and
-    # new temporaries for the maps, took 49 of the real pass's first stage; 26 ms so: docs/benchmarks.md)
+    # speed: one buffer for every chunk's planes, so that they stay in cache, and the maps made in place on
+    # it (a new tensor per chunk and per map cost ~3x an in-place pass; distillation's real pass of 320
+    # images: 172-183 -> 158-162 ms with the in-place maps of stage 2, docs/benchmarks.md)
     buf = scaled.new_empty(chunks[0].stop * c * h * w)
     for sl in chunks:
         t = _product(scaled[sl], pc1[sl], (h, w), channels_last, buf).relu_()
