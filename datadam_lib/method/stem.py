@@ -102,9 +102,9 @@ def _relu_pool_blocks(scaled, pc1, hw):
     (n, c, _), (h, w) = scaled.shape, hw
     quarter = scaled * 0.25
     chunks = _chunks(n, c * h * w * scaled.element_size())
-    out, buf = scaled.new_empty(n, c, h * w // 4), scaled.new_empty(chunks[0].stop, c, h * w)
+    out, buf = scaled.new_empty(n, c, h * w // 4), scaled.new_empty(chunks[0].stop * c * h * w)
     for sl in chunks:
-        planes = torch.bmm(quarter[sl], pc1[sl], out=buf[:sl.stop - sl.start]).relu_().view(-1, c, 4, h * w // 4)
+        planes = _product(quarter[sl], pc1[sl], hw, False, buf).relu_().view(-1, c, 4, h * w // 4)
         # speed: three adds of planes; sum(dim=2) over this layout took 3.7 of a chunk loop's 8.4 ms, adds 2.2
         torch.add(planes[:, :, 0], planes[:, :, 1], out=out[sl]).add_(planes[:, :, 2]).add_(planes[:, :, 3])
     return out.view(n, c, h // 2, w // 2), quarter
@@ -119,7 +119,7 @@ class _Stem(torch.autograd.Function):
         scaled, pc1, cov, rstd, hw = _scaled(x, weight, gamma, beta, eps, conv, blocks=True)
         out, quarter = _relu_pool_blocks(scaled, pc1, hw)
         ctx.save_for_backward(quarter, pc1, cov, rstd, weight, gamma)
-        ctx.has_bias = bias is not None
+        ctx.has_bias, ctx.hw = bias is not None, hw
         return out
 
     @staticmethod
@@ -132,9 +132,9 @@ class _Stem(torch.autograd.Function):
         # exact, so the same values bit for bit.
         g = grad_out.view(n, c, 1, L // 4).expand(n, c, 4, L // 4)
         chunks = _chunks(n, c * L * quarter.element_size())
-        s, buf = quarter.new_empty(n, c, pc1.shape[1]), quarter.new_empty(chunks[0].stop, c, L)
+        s, buf = quarter.new_empty(n, c, pc1.shape[1]), quarter.new_empty(chunks[0].stop * c * L)
         for sl in chunks:
-            z = torch.bmm(quarter[sl], pc1[sl], out=buf[:sl.stop - sl.start]).view(-1, c, 4, L // 4)
+            z = _product(quarter[sl], pc1[sl], ctx.hw, False, buf).view(-1, c, 4, L // 4)
             d = torch.ops.aten.threshold_backward.grad_input(g[sl], z, 0.0, grad_input=z)   # in place
             torch.bmm(d.view(-1, c, L), pc1[sl].transpose(1, 2), out=s[sl])   # 4 (S and sum_L D), (N, C, K+1)
         s.mul_(0.25)
@@ -203,7 +203,9 @@ class _StemTap(torch.autograd.Function):
 
 def _product(scaled, pc1, hw, channels_last, buf=None):
     """The fold's product: NCHW, or channels_last ((N, L, C) memory: NHWC, the
-    layout of the convolutions that follow); written into ``buf`` if given."""
+    layout of the convolutions that follow); written into ``buf`` (flat, a
+    chunk's size or more) if given. With the "blocks" patches (``_patches``),
+    the NCHW planes are laid out by offset within the pooling block."""
     (n, c, _), (h, w) = scaled.shape, hw
     a, b = (pc1.transpose(1, 2), scaled.transpose(1, 2)) if channels_last else (scaled, pc1)
     z = torch.bmm(a, b) if buf is None else torch.bmm(a, b, out=buf[:n * c * h * w].view(n, a.shape[1], b.shape[2]))
