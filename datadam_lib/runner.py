@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import shutil
 import sys
@@ -29,8 +30,8 @@ from .families import load_all
 from .kit.paths import absolute_dataset, cache_root, kit_root, output_root
 from .kit.registry import MEASURED_FILE, SCALES, TargetError, dataset_present, get, measured, missing_dataset_message, \
     ordered
-from .cli import Parser
-from .kit.report import now
+from .cli import Parser, overrides
+from .kit.report import SET_ENV, now
 from .method.config import PRESETS
 from .method.io import OutputError, atomic_write_text, check_output_file, default_device, device_description, \
     manifest, write_json
@@ -118,6 +119,20 @@ def _params(t, a) -> dict:
     return p
 
 
+def _set_env(a) -> dict:
+    """``--set FIELD=VALUE`` as the kernel sees it (``report.SET_ENV``): config
+    overrides under every setting of the run, recorded in its outputs."""
+    try:
+        sets = overrides(a.set or [])
+    except ValueError as e:
+        raise TargetError(str(e)) from None
+    if sets:
+        os.environ[SET_ENV] = json.dumps(sets, sort_keys=True)
+    else:
+        os.environ.pop(SET_ENV, None)
+    return sets
+
+
 def _shown(path: str) -> str:
     rel = os.path.relpath(path, os.getcwd())
     return path if rel.startswith("..") else rel
@@ -156,6 +171,7 @@ def run_target(name: str, a) -> int:
     if dataset_present(dataset, a.root) is False:
         raise TargetError(missing_dataset_message(name, dataset, a.root))
     params = _params(t, a)
+    sets = _set_env(a)
     kit = kit_root()
     src = os.path.join(kit, t.notebook)
     if not os.path.isfile(src):
@@ -175,7 +191,7 @@ def run_target(name: str, a) -> int:
         if os.environ.get(var):
             os.environ[var] = os.path.abspath(os.environ[var])
     print(f"{name}: {t.title}\n  {dataset} · {a.scale} scale · {a.preset} preset"
-          f"{' · --force' if a.force else ''} -> {_shown(os.path.join(results, name + '.ipynb'))}", file=sys.stderr)
+          f"{''.join(f' · {k}={v}' for k, v in sets.items())}{' · --force' if a.force else ''} -> {_shown(os.path.join(results, name + '.ipynb'))}", file=sys.stderr)
     started, t0 = now(), time.time()
     error = None
     old_out = os.environ.get("DATADAM_OUT")
@@ -196,7 +212,7 @@ def run_target(name: str, a) -> int:
         else:
             os.environ["DATADAM_OUT"] = old_out
     wall = round(time.time() - t0, 1)
-    info = dict(target=name, scale=a.scale, preset=a.preset, dataset=dataset, seed=params.get("seeds"),
+    info = dict(target=name, scale=a.scale, preset=a.preset, dataset=dataset, seed=params.get("seeds"), set=sets,
                 device=device_description(default_device()), parameters=params, start_time=started,
                 end_time=now(), wall_time_s=wall)
     if error:
@@ -335,6 +351,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor-config", help="the executor's settings file (docs/cluster.md)")
     p.add_argument("--root", help="where datasets live (default $DATADAM_DATA or data/)")
     p.add_argument("--seeds", type=int, nargs="+", help="distillation seeds (default: the target's)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a config field for every setting, e.g. evaluate.autocast=bf16 (repeatable; "
+                        "recorded in the outputs and their titles)")
     p.add_argument("--verbose", action="store_true", help="stream the notebook's output")
     p.add_argument("--overwrite", action="store_true",
                    help="replace output files even where the kit did not write them (no manifest beside them)")

@@ -62,11 +62,14 @@ def test_fig12_settings_match_the_supplement_panels():
     assert override(default, {k[len(m):]: v for k, v in got["layers=all"].items()}) == default
 
 
-def test_ablations_run_at_ipc_1_on_quick_and_the_papers_ipc_at_paper_scale():
+def test_ablations_ipc_per_scale_and_dataset():
+    """Quick scale: the paper's IPC up to 10 on real images, 1 on digits
+    (saturated at 10); paper scale: the paper's IPC."""
     for name in ("fig1", "fig4", "fig5", "fig6", "fig11", "fig12"):
-        assert TARGETS[name].params_for("quick")["ipc"] == 1 and TARGETS[name].params_for("paper")["ipc"] == 10
+        quick = TARGETS[name].params_for("quick")
+        assert quick["ipc"] == 10 and quick["digits_ipc"] == 1 and TARGETS[name].params_for("paper")["ipc"] == 10
     for name in ("fig10", "fig13"):
-        assert TARGETS[name].params_for("paper")["ipc"] == 50
+        assert TARGETS[name].params_for("paper")["ipc"] == 50 and TARGETS[name].params_for("quick")["ipc"] == 10
     assert TARGETS["fig2"].params_for("paper") == {**TARGETS["fig2"].params_for("paper"), "ipc": 50, "iterations": 40000}
 
 
@@ -82,7 +85,13 @@ def test_unset_parameters_take_the_scales_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("DATADAM_OUT", str(tmp_path))
     _, params, _ = ablations._start("fig1", "quick", "digits", "paper", [0], False, "inline", "", "",
                                     {"ipc": 0, "powers": []})
-    assert params["ipc"] == 1 and params["powers"] == [1, 2, 4, 6, 8]
+    assert params["ipc"] == 1 and params["powers"] == [1, 2, 4, 6, 8]      # digits: its own IPC
+    (tmp_path / "x.npz").write_bytes(b"")
+    _, params, _ = ablations._start("fig1", "quick", f"npz:{tmp_path / 'x.npz'}", "paper", [0], False, "inline", "", "",
+                                    {"ipc": 0})
+    assert params["ipc"] == 10                                               # real images: the paper's
+    _, params, _ = ablations._start("fig1", "quick", "digits", "paper", [0], False, "inline", "", "", {"ipc": 2})
+    assert params["ipc"] == 2                                                # asked for: kept
     _, params, _ = ablations._start("fig17", "quick", "digits", "paper", [0], False, "inline", "", "",
                                     {"ipc": 0, "classes": 0, "per_class": -1})
     assert params["classes"] == 0 and params["per_class"] == 10 and params["ipc"] == 50

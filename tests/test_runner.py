@@ -36,7 +36,7 @@ def test_the_notebook_declares_what_the_runner_passes(name):
     assert {"scale", "dataset", "preset", "force", "executor", "executor_config", "data_root", "seeds"} <= set(declared)
     # the target's own parameters (its sweep axes) are notebook parameters too
     for scale in SCALES:
-        assert set(t.params_for(scale)) - {"ipc"} <= set(declared), scale
+        assert set(t.params_for(scale)) - {"ipc", "digits_ipc"} <= set(declared), scale   # digits_ipc: the family picks it
     assert 'os.environ.get("DATADAM_SCALE", "quick")' in declared["scale"]["default"]
 
 

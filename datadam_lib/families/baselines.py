@@ -392,7 +392,7 @@ def fig9(*, scale: str = "quick", dataset: str | None = None, preset: str = "pap
     setting = Setting("ipc", ipc, tuple({"distill.ipc": ipc, **params.get("overrides", {})}.items()))
     rows = run_sweep([setting], kinds=kinds + ["random"], job_fn=make_set_job, ipc=ipc,
                      **{**sweep, "seeds": [seed]})
-    cfg = make_config(preset, scale, run_.dataset, ipc, seed, setting.config_overrides())
+    cfg = make_config(preset, scale, run_.dataset, ipc, seed, {**run_.overrides, **setting.config_overrides()})
     g = torch.Generator(device=data.device).manual_seed(seed)
     net = embedding_network(cfg, data, int(params["resnet_epochs"]), g)
     real_idx = data.sample_indices(min(int(params["real_per_class"]), int(data.counts.min())), g).flatten()

@@ -96,7 +96,7 @@ def _convnet_truth(p: dict) -> Truth:
 def _convnet_notes(s, p: dict, run_: report.Run) -> list[str]:
     from ..method.config import make_config
     from ..method.nas_search import early_stopping_epochs, iterations
-    ev = make_config(run_.preset, run_.scale, run_.dataset).evaluate
+    ev = make_config(run_.preset, run_.scale, run_.dataset, overrides=run_.overrides).evaluate
     n_proxy = int(p["ipc"]) * len(run_.load_data().classes)
     n_whole = next(iter(s.points["whole"].values()))["n_images"]
     early = early_stopping_epochs(n_proxy, p["proxy_epochs"], n_whole, ev.batch_size)
@@ -263,7 +263,7 @@ def _context(job: dict):
     from ..method.config import make_config
     from ..method.nas_search import holdout
     set_cfg = make_config(job["preset"], job["scale"], job["dataset"], job["ipc"], job["set_seed"],
-                          job["set_overrides"])
+                          {**job.get("run_overrides", {}), **job["set_overrides"]})
     data = get_data(job["dataset"], job["data_root"], job.get("device"), set_cfg.preprocess)
     k = (id(data), job["val_fraction"], job["split_seed"])
     if k not in _SPLITS:

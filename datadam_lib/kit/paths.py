@@ -53,8 +53,32 @@ def cache_root(root: str | None = None) -> str:
 
 
 def absolute_dataset(name: str) -> str:
-    """``npz:PATH`` / ``folder:PATH`` with PATH made absolute (relative to the
-    caller's directory: a notebook's kernel runs in notebooks/, where the
-    relative path would point elsewhere); other names unchanged."""
+    """``npz:PATH`` / ``folder:PATH`` / ``NAME:npz:PATH`` with PATH made
+    absolute (relative to the caller's directory: a notebook's kernel runs in
+    notebooks/, where the relative path would point elsewhere); other names
+    unchanged."""
     kind, sep, path = name.partition(":")
+    if sep and kind not in ("npz", "folder") and path.startswith("npz:"):
+        return f"{kind}:{absolute_dataset(path)}"
     return f"{kind}:{os.path.abspath(path)}" if sep and kind in ("npz", "folder") else name
+
+
+def dataset_file(name: str) -> str | None:
+    """The file or folder a path-given dataset reads (``npz:PATH``,
+    ``folder:PATH``, ``NAME:npz:PATH``); None for a registered name."""
+    kind, sep, path = name.partition(":")
+    if not sep:
+        return None
+    return path if kind in ("npz", "folder") else dataset_file(path)
+
+
+def display_dataset(name: str) -> str:
+    """A dataset as titles and tables show it: no local directories
+    (``cifar10-5k:npz:/home/me/cifar10-mini.npz`` -> ``cifar10-5k (from
+    cifar10-mini.npz)``, ``npz:/data/x.npz`` -> ``npz:x.npz``)."""
+    path = dataset_file(name)
+    if path is None:
+        return name
+    kind = name.split(":", 1)[0]
+    base = os.path.basename(path.rstrip("/")) or path
+    return f"{kind}:{base}" if kind in ("npz", "folder") else f"{kind} (from {base})"

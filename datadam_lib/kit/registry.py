@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Callable
 
-from .paths import absolute_dataset, data_root
+from .paths import data_root, dataset_file
 
 SCALES = ("smoke", "quick", "paper")
 NUMBERS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_numbers.toml")
@@ -206,8 +206,8 @@ def get(name: str, implemented: bool = True) -> Target:
 def dataset_present(name: str, root: str | None = None) -> bool | None:
     """True/False for a registered dataset (``npz:``/``folder:`` paths: whether they exist)."""
     from ..method.data import dataset_status
-    if name.startswith(("npz:", "folder:")):
-        return os.path.exists(name.split(":", 1)[1])
+    if dataset_file(name) is not None:
+        return os.path.exists(dataset_file(name))
     row = next((r for r in dataset_status(data_root(root)) if r["name"] == name), None)
     return None if row is None else bool(row["present"])
 
@@ -216,7 +216,7 @@ def missing_dataset_message(target: str, dataset: str, root: str | None = None) 
     from ..method.data import DATASETS
     where = data_root(root)
     spec = DATASETS.get(dataset)
-    place = os.path.join(where, spec.location) if spec else absolute_dataset(dataset)
+    place = os.path.join(where, spec.location) if spec else os.path.abspath(dataset_file(dataset) or dataset)
     lines = [f"{target} needs dataset {dataset!r}, which is not at {place}.",
              f"  - run it on the built-in digits instead (numbers not comparable with the paper's): "
              f"./reproduce.sh {target} --dataset digits"]
@@ -225,7 +225,7 @@ def missing_dataset_message(target: str, dataset: str, root: str | None = None) 
         lines += [f"  - or use a local copy: put {folder}/ under {where}, or pass --root /path/to/datasets "
                   "(env DATADAM_DATA), or --dataset npz:/path/to/cifar.npz (x_train, y_train, x_test, y_test)",
                   f"  - torchvision can download it: python -c \"import torchvision; "
-                  f"torchvision.datasets.{'CIFAR10' if dataset == 'cifar10' else 'CIFAR100'}('{where}', download=True)\""]
+                  f"torchvision.datasets.{'CIFAR100' if dataset.startswith('cifar100') else 'CIFAR10'}('{where}', download=True)\""]
     else:
         lines.append("  - or pass --root /path/to/datasets (env DATADAM_DATA); "
                      "`python -m datadam_lib datasets` lists where each dataset is looked for and how to get it")

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 import time
 
 from ..method.io import atomic_write_text, check_output_file, default_device, device_description, manifest, \
     write_json
-from .paths import data_root, output_root
+from .paths import data_root, display_dataset, output_root
 from .registry import SCALES, Setting, Target, TargetError, dataset_present, get, missing_dataset_message
 
 
@@ -107,6 +108,7 @@ class Run:
         self.out = output_root()
         self.start_time = now()
         self.seeds = list(self.params.get("seeds", [0]))
+        self.overrides = dict(self.params.get("overrides") or {})   # the run's --set, under every setting
         self.summary: list[dict] | None = None   # the numbers, once saved: also in the figures' manifests
 
     # paths
@@ -124,13 +126,14 @@ class Run:
     def label(self) -> str:
         ipc = self.params.get("ipc")
         seeds = ", ".join(map(str, self.seeds))
-        return (f"{self.dataset} · {self.scale} scale · {self.preset} preset"
-                + (f" · IPC {ipc}" if ipc else "") + f" · seed{'s' if len(self.seeds) > 1 else ''} {seeds}")
+        return (f"{display_dataset(self.dataset)} · {self.scale} scale · {self.preset} preset"
+                + (f" · IPC {ipc}" if ipc else "") + f" · seed{'s' if len(self.seeds) > 1 else ''} {seeds}"
+                + "".join(f" · {k}={v}" for k, v in sorted(self.overrides.items())))
 
     def sweep_args(self) -> dict:
         """The arguments every sweep of this run shares."""
         return {"dataset": self.dataset, "data_root": self.data_root, "preset": self.preset,
-                "scale": self.scale, "label": self.target.name}
+                "scale": self.scale, "label": self.target.name, "run_overrides": self.overrides}
 
     def load_data(self):
         """The run's dataset, preprocessed as its preset says."""
@@ -182,7 +185,7 @@ class Run:
         if self.comparable:
             head.append("Same dataset, scale and preset as the paper: the columns are comparable.")
         else:
-            head.append(f"**Not comparable:** ours are {self.dataset} at {self.scale} scale "
+            head.append(f"**Not comparable:** ours are {display_dataset(self.dataset)} at {self.scale} scale "
                         f"({self.preset} preset), the paper's are {p.dataset} at paper scale; compare our "
                         "settings with each other, not with the paper's numbers.")
         head.append("")
@@ -241,8 +244,20 @@ def start(name: str, scale: str, dataset: str, preset: str = "paper", params: di
         raise TargetError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if dataset_present(dataset, data_root_) is False:
         raise DatasetNotFoundError(missing_dataset_message(name, dataset, data_root_))
-    return Run(t, scale, dataset, preset, {"scale": scale, "dataset": dataset, "preset": preset,
-                                           **(params or {})}, data_root_)
+    params = dict(params or {})
+    if "overrides" not in params and os.environ.get(SET_ENV):
+        params["overrides"] = json.loads(os.environ[SET_ENV])    # the runner's --set, passed to the kernel
+    if params.get("overrides"):
+        from ..method.config import make_config
+        try:
+            make_config(preset, scale, dataset, overrides=params["overrides"])
+        except (KeyError, ValueError, TypeError) as e:
+            raise TargetError(f"--set: {e}") from None
+    return Run(t, scale, dataset, preset, {"scale": scale, "dataset": dataset, "preset": preset, **params},
+               data_root_)
+
+
+SET_ENV = "DATADAM_SET"   # JSON {field: value}: config overrides for every setting of a run (runner --set)
 
 
 def show_markdown(text: str) -> None:

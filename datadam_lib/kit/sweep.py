@@ -42,22 +42,25 @@ def get_data(name: str, root: str, device: str | None = None, preprocess: str | 
 def make_jobs(settings: Iterable[Setting], seeds: Iterable[int], dataset: str, data_root: str,
               preset: str = "paper", scale: str = "quick", ipc: int = 10, kinds: Iterable[str] = ("datadam",),
               force: bool = False, cache_root: str | None = None, device: str | None = None,
-              label: str = "", **extra) -> list[dict]:
+              label: str = "", run_overrides: dict | None = None, **extra) -> list[dict]:
     """The jobs of a sweep: settings x kinds x seeds, each a plain dict.
     A setting's overrides are dotted config paths (``{"distill.ipc": 1}``
-    changes the IPC); ``extra`` keys are copied into every job."""
+    changes the IPC); ``run_overrides`` apply to every setting (the run's
+    ``--set``, e.g. bf16), beneath the setting's own; ``extra`` keys are
+    copied into every job."""
     from ..method.config import make_config
     from .paths import cache_root as _cache_root
     kinds, seeds, settings = list(kinds), [int(s) for s in seeds], list(settings)
     if not seeds:
         raise ValueError("a sweep needs at least one seed")
-    jobs = []
+    jobs, run_overrides = [], dict(run_overrides or {})
     for s in settings:
-        make_config(preset, scale, dataset, ipc, 0, s.config_overrides())  # fail early on a bad override
+        make_config(preset, scale, dataset, ipc, 0, {**run_overrides, **s.config_overrides()})  # fail early
         for kind in kinds:
             for seed in seeds:
                 jobs.append({"label": label, "setting": s.key, "setting_label": s.name,
-                             "overrides": s.config_overrides(), "kind": kind, "seed": seed, "dataset": dataset,
+                             "overrides": s.config_overrides(), "run_overrides": run_overrides,
+                             "kind": kind, "seed": seed, "dataset": dataset,
                              "data_root": os.path.abspath(data_root), "preset": preset, "scale": scale,
                              "ipc": int(ipc), "force": bool(force), "cache_root": _cache_root(cache_root),
                              "device": device, **extra})
@@ -66,7 +69,8 @@ def make_jobs(settings: Iterable[Setting], seeds: Iterable[int], dataset: str, d
 
 def job_config(job: dict):
     from ..method.config import make_config
-    return make_config(job["preset"], job["scale"], job["dataset"], job["ipc"], job["seed"], job["overrides"])
+    return make_config(job["preset"], job["scale"], job["dataset"], job["ipc"], job["seed"],
+                       {**job.get("run_overrides", {}), **job["overrides"]})
 
 
 def job_row(job: dict, cfg) -> dict:
@@ -114,11 +118,12 @@ def run_sweep(settings: Iterable[Setting], seeds: Iterable[int] = (0,), dataset:
               data_root: str = "data", preset: str = "paper", scale: str = "quick", ipc: int = 10,
               kinds: Iterable[str] = ("datadam",), force: bool = False, executor: str = "inline",
               executor_config: str | None = None, cache_root: str | None = None, device: str | None = None,
-              label: str = "", job_fn: Callable[[dict], dict] = run_job, **extra) -> list[dict]:
+              label: str = "", job_fn: Callable[[dict], dict] = run_job, run_overrides: dict | None = None,
+              **extra) -> list[dict]:
     """Run every (setting, kind, seed) of a sweep through ``executors.run_jobs``
     with ``job_fn`` (default :func:`run_job`); one row (a plain dict) per job,
     in job order."""
     from .executors import run_jobs
     jobs = make_jobs(settings, seeds, dataset, data_root, preset, scale, ipc, kinds, force, cache_root,
-                     device, label, **extra)
+                     device, label, run_overrides, **extra)
     return list(run_jobs(job_fn, jobs, executor, executor_config or None))

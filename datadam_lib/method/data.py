@@ -65,6 +65,42 @@ class Arrays:
 
 
 @dataclass(frozen=True)
+class Subset:
+    """A fixed, documented part of a dataset: the first ``per_block`` training
+    images of each of ``blocks`` equal consecutive parts of the training split,
+    and the first ``test`` test images.
+
+    For CIFAR-10 the five parts are torchvision's five training batches
+    (10,000 images each), so ``Subset(5, 1000, 1000)`` is training indices
+    ``b * 10000 + [0, 1000)``, b = 0..4, and test indices ``[0, 1000)``. The
+    same rule on an .npz holding the first M >= 1,000 images of each batch in
+    order (``../shared/data/cifar10-mini.npz``: M = 1,034) picks
+    ``b * M + [0, 1000)``: the same images (tests/test_data.py proves it)."""
+    blocks: int
+    per_block: int
+    test: int
+
+    def train_indices(self, n: int) -> np.ndarray:
+        if n % self.blocks or n // self.blocks < self.per_block:
+            raise DataError(f"this subset takes the first {self.per_block} images of each of {self.blocks} equal "
+                            f"parts of the training split, but it holds {n} images (need a multiple of "
+                            f"{self.blocks}, at least {self.blocks * self.per_block})")
+        m = n // self.blocks
+        return (np.arange(self.blocks)[:, None] * m + np.arange(self.per_block)).ravel()
+
+    def apply(self, a: Arrays) -> Arrays:
+        if len(a.x_test) < self.test:
+            raise DataError(f"this subset takes the first {self.test} test images, but the test split holds "
+                            f"{len(a.x_test)}")
+        i = self.train_indices(len(a.x_train))
+        return Arrays(a.x_train[i], a.y_train[i], a.x_test[:self.test], a.y_test[:self.test], a.classes)
+
+    def describe(self) -> str:
+        return (f"the first {self.per_block:,} images of each of the {self.blocks} training batches "
+                f"({self.blocks * self.per_block:,}) and the first {self.test:,} test images")
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     name: str
     description: str
@@ -75,6 +111,7 @@ class DatasetSpec:
     std: tuple[float, ...] | None = None
     zca: bool = False                # supplement Sec. 1.2: ZCA for CIFAR only
     how_to_get: str = ""
+    subset: Subset | None = None     # a fixed part of what the loader reads (Subset)
 
 
 def _missing(name: str, path: str, layout: str, how: str) -> DatasetNotFoundError:
@@ -331,12 +368,19 @@ def _pixels_uint8(path: str, x_train: np.ndarray, x_test: np.ndarray) -> tuple[n
     return out[0], out[1]
 
 
+CIFAR10_5K = Subset(blocks=5, per_block=1000, test=1000)   # the real images of the committed quick figures
+
 DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
     DatasetSpec("digits", "scikit-learn 8x8 digits upsampled to 32x32 (built in)", _digits,
                 "bundled with scikit-learn", 32, how_to_get="nothing: it ships with scikit-learn"),
     DatasetSpec("cifar10", "CIFAR-10, 32x32, 10 classes", _torchvision_cifar("CIFAR10", "cifar-10-batches-py"),
                 "cifar-10-batches-py", 32, (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), zca=True,
                 how_to_get="--download (torchvision)"),
+    DatasetSpec("cifar10-5k", f"CIFAR-10 quick-scale subset: {CIFAR10_5K.describe()}",
+                _torchvision_cifar("CIFAR10", "cifar-10-batches-py"), "cifar-10-batches-py", 32,
+                (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), zca=True, subset=CIFAR10_5K,
+                how_to_get="--download (torchvision's CIFAR-10), or cifar10-5k:npz:PATH for an .npz holding the "
+                           "first M >= 1,000 images of each training batch in order and the first 1,000 test images"),
     DatasetSpec("cifar100", "CIFAR-100, 32x32, 100 classes", _torchvision_cifar("CIFAR100", "cifar-100-python"),
                 "cifar-100-python", 32, (0.5071, 0.4866, 0.4409), (0.2673, 0.2564, 0.2762), zca=True,
                 how_to_get="--download (torchvision)"),
@@ -370,7 +414,15 @@ def dataset_status(root: str) -> list[dict]:
 
 
 def load_arrays(name: str, root: str = "data", download: bool = False, im_size: int = 32) -> tuple[Arrays, DatasetSpec]:
-    """Raw arrays and the spec for a registered name, ``npz:PATH`` or ``folder:PATH``."""
+    """Raw arrays and the spec for a registered name, ``npz:PATH``,
+    ``folder:PATH``, or ``NAME:npz:PATH``: a registered dataset's images read
+    from an .npz instead of its own files, with everything else of ``NAME``
+    (classes, mean/std, ZCA, subset), e.g. ``cifar10-5k:npz:cifar10-mini.npz``."""
+    head, sep, rest = name.partition(":")
+    if sep and head in DATASETS and rest.startswith("npz:"):
+        spec = DATASETS[head]
+        arrays = load_npz(rest[4:])
+        return (spec.subset.apply(arrays) if spec.subset else arrays), spec
     if name.startswith("npz:"):
         path = name[4:]
         return load_npz(path), DatasetSpec(name, f"npz file {path}", lambda r, d: None, path)
@@ -382,7 +434,8 @@ def load_arrays(name: str, root: str = "data", download: bool = False, im_size: 
         raise KeyError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}, "
                        "npz:/path/to/file.npz or folder:/path/to/images (see `python -m datadam_lib datasets`)")
     spec = DATASETS[name]
-    return spec.loader(root, download), spec
+    arrays = spec.loader(root, download)
+    return (spec.subset.apply(arrays) if spec.subset else arrays), spec
 
 
 @dataclass
@@ -398,6 +451,7 @@ class RealData:
     mean: torch.Tensor      # (C,)
     std: torch.Tensor
     zca: object | None = None           # fitted kornia ZCAWhitening, or None
+    source_digest: str = ""             # fingerprint() of the raw arrays it was made from ("" if built by hand)
     counts: torch.Tensor = field(init=False)
     offsets: torch.Tensor = field(init=False)
 
@@ -458,18 +512,30 @@ class RealData:
         return x
 
 
+def fingerprint(*arrays) -> str:
+    """SHA-256 over every byte (and the dtype and shape) of each array or
+    tensor: any edit to any image or label changes it. About 1 GB/s; the
+    loaders hash their raw uint8 arrays once (CIFAR-10: 0.2 s)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = a.detach().cpu().contiguous().numpy() if isinstance(a, torch.Tensor) else np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()[:32]
+
+
 def dataset_identity(data: RealData) -> dict:
     """Name, shapes, classes and a fingerprint of the contents of ``data``:
-    a hash of the labels and of every k-th training and test image (k chosen
-    so that about 2,000 images are hashed, fast even for ImageNet). Cache keys
-    and checkpoints use it: other data under the same name never matches."""
-    h = hashlib.sha256()
-    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
-        step = max(1, len(x) // 1000)
-        h.update(y.detach().cpu().numpy().tobytes())
-        h.update(x[::step].detach().cpu().float().contiguous().numpy().tobytes())
+    every byte of the images and labels as loaded (``RealData.source_digest``,
+    with the preprocessing's mean/std and ZCA) or, for data built by hand, of
+    its tensors. Cache keys and checkpoints use it: other data under the same
+    name never matches."""
+    if data.source_digest:
+        digest = fingerprint(np.frombuffer(data.source_digest.encode(), np.uint8), data.mean, data.std)
+    else:
+        digest = fingerprint(data.x_train, data.y_train, data.x_test, data.y_test)
     return {"name": data.name, "train": list(data.x_train.shape), "test": list(data.x_test.shape),
-            "classes": list(data.classes), "zca": data.zca is not None, "digest": h.hexdigest()[:32]}
+            "classes": list(data.classes), "zca": data.zca is not None, "digest": digest}
 
 
 def load_dataset(name: str, root: str = "data", download: bool = False, device: str | torch.device = "cpu",
@@ -506,12 +572,13 @@ def load_dataset(name: str, root: str = "data", download: bool = False, device: 
     whitening = None
     if use_zca:
         from .zca import fit_zca
-        whitening = fit_zca(x_train, cache_dir=root if os.path.isdir(root) else None, key=name)
+        whitening = fit_zca(x_train, cache_dir=root if os.path.isdir(root) else None, key=spec.name.split(":")[0])
         x_train = whitening(x_train.flatten(1)).view_as(x_train)
         x_test = whitening(x_test.flatten(1)).view_as(x_test)
     t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+    source = fingerprint(arrays.x_train, arrays.y_train, arrays.x_test, arrays.y_test)
     return RealData(name, x_train, t(arrays.y_train), x_test, t(arrays.y_test), list(arrays.classes),
-                    mean.to(device), std.to(device), whitening)
+                    mean.to(device), std.to(device), whitening, source_digest=source)
 
 
 def validate(a: Arrays, name: str) -> None:
