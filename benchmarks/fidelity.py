@@ -52,6 +52,14 @@ def machine() -> str:
     return f"{cpu}, {dev}, torch {torch.__version__}"
 
 
+def dataset(a) -> str:
+    """``npz:PATH`` (a generic .npz: mean/std from its training split, no ZCA),
+    or ``NAME:npz:PATH`` with ``--as NAME`` (a registered dataset's
+    preprocessing and subset, e.g. ``--as cifar10-5k``: CIFAR-10's ZCA)."""
+    path = os.path.abspath(a.npz)
+    return f"{a.as_}:npz:{path}" if a.as_ else f"npz:{path}"
+
+
 def run(a) -> tuple[str, list[dict]]:
     import torch
 
@@ -68,25 +76,31 @@ def run(a) -> tuple[str, list[dict]]:
     for preset in a.presets:
         t0 = time.time()
         got = run_sweep(settings("ipc", a.ipcs, lambda i: {"distill.ipc": i, **budget, **extra}), seeds=a.seeds,
-                        dataset=f"npz:{os.path.abspath(a.npz)}", data_root=os.path.join(os.path.dirname(HERE), "data"),
+                        dataset=dataset(a), data_root=a.root or os.path.join(os.path.dirname(HERE), "data"),
                         preset=preset, scale="paper", kinds=KINDS, cache_root=a.cache, label="fidelity")
         for r in report.summarize(got):
             rows.append({**r, "preset": preset, "wall_s": time.time() - t0})
-    lines = ["| preset | IPC | " + " | ".join(NAMES[k] for k in KINDS) + " | DataDAM − Random | DataDAM − DM |",
-             "|---|---|" + "---|" * (len(KINDS) + 2)]
+    from datadam_lib.kit.verdict import Claim, judge, values_from_summary
+    lines = ["| preset | IPC | " + " | ".join(NAMES[k] for k in KINDS) + " | DataDAM − Random | DataDAM − DM "
+             "| DataDAM above DM? (kit/verdict.py) |", "|---|---|" + "---|" * (len(KINDS) + 3)]
     for preset in a.presets:
         for ipc in a.ipcs:
             cell = {k: next(r for r in rows if r["preset"] == preset and r["setting"] == f"ipc={ipc}"
                             and r["kind"] == k) for k in KINDS}
             acc = " | ".join(f"{cell[k]['mean']:.1f} ± {cell[k]['std']:.1f}" for k in KINDS)
+            mine = [r for r in rows if r["preset"] == preset]
+            above = judge(Claim.parse(f"ipc={ipc} > ipc={ipc}@dm"), values_from_summary(mine))
             lines.append(f"| {preset} | {ipc} | {acc} | {cell['datadam']['mean'] - cell['random']['mean']:+.1f} "
-                         f"| {cell['datadam']['mean'] - cell['dm']['mean']:+.1f} |")
+                         f"| {cell['datadam']['mean'] - cell['dm']['mean']:+.1f} | {above.status} |")
     return "\n".join(lines), rows
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--npz", required=True, help="dataset: .npz with x_train, y_train, x_test, y_test")
+    p.add_argument("--as", dest="as_", default="", help="read the .npz as this registered dataset (its "
+                   "preprocessing and subset), e.g. cifar10-5k")
+    p.add_argument("--root", default="", help="where the ZCA whitening is cached (default: the kit's data/)")
     p.add_argument("--presets", nargs="+", default=["paper", "table2"])
     p.add_argument("--ipcs", type=int, nargs="+", default=[1, 10])
     p.add_argument("--iterations", type=int, default=500, help="distillation iterations (DataDAM and DM)")
@@ -105,7 +119,8 @@ def main(argv=None) -> int:
     table, _ = run(a)
     cmd = "python benchmarks/fidelity.py " + " ".join(argv if argv is not None else sys.argv[1:])
     sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
-    head = (f"### {a.label or 'fp32'}: {os.path.basename(a.npz)}, {a.iterations} iterations x batch_real "
+    data = f"{a.as_} (from {os.path.basename(a.npz)})" if a.as_ else os.path.basename(a.npz)
+    head = (f"### {a.label or 'fp32'}: {data}, {a.iterations} iterations x batch_real "
             f"{a.batch_real}, {a.epochs} evaluation epochs x {a.models} models, seeds {a.seeds}"
             + (f", {' '.join(a.set)}" if a.set else ""))
     text = (f"{head}\n\n{table}\n\nAccuracy %, mean ± std over the evaluated models. Command: `{cmd}` · "

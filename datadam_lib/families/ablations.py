@@ -222,6 +222,7 @@ def run(name: str, *, scale: str = "quick", dataset: str | None = None, preset: 
     rows = run_sweep(ab.settings(params), seeds=params["seeds"], ipc=params["ipc"], kinds=ab.kinds, force=force,
                      executor=executor, executor_config=executor_config or None, **run_.sweep_args())
     summary = report.summarize(rows)
+    extra = _add_image_stats(summary, rows, run_) if ab.images else ""
     run_.save_csv(summary, rows)
     figures = {"": plots.accuracy_bars(summary, xlabel=ab.xlabel, kinds=ab.kinds, title=_title(t, run_),
                                        paper=None if run_.comparable else t.paper, names=report.KIND_NAMES)}
@@ -230,8 +231,38 @@ def run(name: str, *, scale: str = "quick", dataset: str | None = None, preset: 
         figures["images"] = _images(rows, run_, f"{t.title}: the learned images\n{run_.label}",
                                     per_class=min(params["ipc"], 5))
         run_.save_figure(figures["images"], "images")
-    table = run_.table(summary, ab.kinds, setting_name=ab.xlabel)
+    table = run_.table(summary, ab.kinds, setting_name=ab.xlabel, extra=extra)
     return Result(run_, rows, summary, figures, table, findings(summary))
+
+
+def image_stats(pixels) -> tuple[list[float], list[float]]:
+    """Per image, on the [0, 1] pixel scale (unclipped) x 100: brightness,
+    the mean pixel value, and contrast, the pixels' standard deviation (RMS
+    contrast): what supplement Figs. 10-13 call brighter and more contrasted."""
+    flat = pixels.detach().float().flatten(1)
+    return (100 * flat.mean(1)).tolist(), (100 * flat.std(1, correction=0)).tolist()
+
+
+def _add_image_stats(summary: list[dict], rows: list[dict], run_: report.Run) -> str:
+    """Each DataDAM row of ``summary`` gets its learned images' brightness and
+    contrast (the first seed's set; one value per image); returns them as a
+    markdown table."""
+    from ..method.distill import SyntheticSet
+    data = run_.load_data()
+    lines = ["| setting | brightness (mean pixel, % of range) | contrast (pixel std, % of range) | images |",
+             "|---|---|---|---|"]
+    for r in summary:
+        job = next((j for j in rows if j["setting"] == r["setting"] and j["kind"] == r["kind"]), None)
+        if r["kind"] != "datadam" or job is None:
+            continue
+        syn = SyntheticSet.load(job["synthetic_dir"], data.device)
+        bright, contrast = image_stats(data.to_pixels(syn.images, clip=False))
+        r["brightness_values"] = ";".join(f"{v:.3f}" for v in bright)
+        r["contrast_values"] = ";".join(f"{v:.3f}" for v in contrast)
+        mean = lambda v: sum(v) / len(v)  # noqa: E731
+        lines.append(f"| {r['label']} | {mean(bright):.1f} | {mean(contrast):.1f} | {len(bright)} |")
+    return "*The learned images* (the first seed's set; the verdict compares them image by image):\n\n" + \
+        "\n".join(lines)
 
 
 def _images(rows: list[dict], run_: report.Run, title: str, per_class: int = 1):

@@ -91,6 +91,7 @@ class PaperNumbers:
     setup: str = ""                 # IPC, network, protocol
     finding: str = ""               # what the paper concludes
     numbers: dict[str, dict[str, PaperRef]] = field(default_factory=dict)   # setting key -> kind -> number
+    claims: tuple[str, ...] = ()    # the finding as comparisons of a run's cells (kit/verdict.py)
 
     def lookup(self, setting: Setting | str, kind: str = "datadam") -> PaperRef | None:
         key = setting.key if isinstance(setting, Setting) else setting
@@ -106,7 +107,8 @@ def _numbers_file() -> dict:
 def paper_numbers(target: str) -> PaperNumbers:
     d = dict(_numbers_file().get(target, {}))
     nums = {k: {kind: PaperRef(**ref) for kind, ref in kinds.items()} for k, kinds in d.pop("numbers", {}).items()}
-    return PaperNumbers(**d, numbers=nums)
+    claims = tuple(d.pop("claims", ()))
+    return PaperNumbers(**d, numbers=nums, claims=claims)
 
 
 @cache

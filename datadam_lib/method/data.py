@@ -498,12 +498,14 @@ class RealData:
         pick = keys.topk(n, dim=1, largest=False).indices
         return offsets[:, None] + pick
 
-    def to_pixels(self, x: torch.Tensor) -> torch.Tensor:
-        """Undo ZCA and normalisation: images in [0, 1] for display or for
-        pixel-space augmentations."""
+    def to_pixels(self, x: torch.Tensor, clip: bool = True) -> torch.Tensor:
+        """Undo ZCA and normalisation: images on the [0, 1] pixel scale, for
+        display or pixel-space augmentations (``clip``: clamped into [0, 1];
+        learned images may leave it)."""
         if self.zca is not None:
             x = self.zca.inverse_transform(x.flatten(1)).view_as(x)
-        return (x * self.std[:, None, None] + self.mean[:, None, None]).clamp(0, 1)
+        x = x * self.std[:, None, None] + self.mean[:, None, None]
+        return x.clamp(0, 1) if clip else x
 
     def from_pixels(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.mean[:, None, None]) / self.std[:, None, None]
