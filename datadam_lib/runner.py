@@ -340,6 +340,28 @@ def record_measured(scale: str, machine: str) -> str:
     return MEASURED_FILE
 
 
+VERDICTS = ("<!-- verdicts: written by `python -m datadam_lib.runner verdicts --write` -->", "<!-- /verdicts -->")
+
+
+def write_verdicts(scale: str, path: str | None) -> int:
+    """The computed verdicts of ``results/<scale>/*.md`` (kit/verdict.py) as
+    one table, printed or written between the VERDICTS markers of ``path``."""
+    from .kit.verdict import table
+    results = os.path.join(output_root(), "results", scale)
+    if path is None:
+        print(table(results, ordered()))
+        return 0
+    text = open(path).read()
+    if VERDICTS[0] not in text or VERDICTS[1] not in text:
+        raise TargetError(f"{path} has no verdicts block; add the two lines {VERDICTS[0]} and {VERDICTS[1]}")
+    link = os.path.relpath(results, os.path.dirname(os.path.abspath(path)))
+    head, rest = text.split(VERDICTS[0], 1)
+    atomic_write_text(f"{head}{VERDICTS[0]}\n{table(results, ordered(), link)}\n{VERDICTS[1]}"
+                      f"{rest.split(VERDICTS[1], 1)[1]}", path)
+    print(f"wrote the verdicts of {_shown(results)} into {path}")
+    return 0
+
+
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", default="quick", choices=SCALES, help="how much work, never the method (default: quick)")
     p.add_argument("--dataset", help="dataset name, npz:PATH or folder:PATH (default: the paper's; "
@@ -374,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     me = sub.add_parser("measure", help="record the cold wall times of the last runs in kit/measured.toml")
     me.add_argument("--scale", default="quick", choices=SCALES)
     me.add_argument("--machine", required=True, help="the machine they ran on, e.g. '2-core Xeon (AMX), 24 GB'")
+    vd = sub.add_parser("verdicts", help="every results .md's computed verdict, as one table")
+    vd.add_argument("--scale", default="quick", choices=SCALES)
+    vd.add_argument("--write", metavar="FILE.md", help=f"replace the block between {VERDICTS[0]} and {VERDICTS[1]} "
+                    "in this file (docs/targets.md) instead of printing")
     a = p.parse_args(argv)
     try:
         if a.cmd == "list":
@@ -382,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd == "measure":
             print(f"wrote {record_measured(a.scale, a.machine)}")
             return 0
+        if a.cmd == "verdicts":
+            return write_verdicts(a.scale, a.write)
         if a.cmd == "run":
             return run_target(a.target, a)
         return run_all(a)

@@ -102,3 +102,22 @@ def test_every_claim_names_cells_its_target_generates():
                 if t.settings is not None:
                     assert setting in keys, (name, name_)
                 assert kind in kinds, (name, name_)
+
+
+def test_runner_gathers_the_verdicts_into_a_doc(tmp_path, monkeypatch):
+    from datadam_lib.runner import VERDICTS, main
+    monkeypatch.setenv("DATADAM_OUT", str(tmp_path))
+    res = tmp_path / "results" / "quick"
+    res.mkdir(parents=True)
+    (res / "fig1.md").write_text("### fig1\n\n**Ours:** cifar10-5k · quick scale · IPC 10 · 3 evaluated models\n\n"
+                                 + section(["p=1 > p=2"], [
+                                     {"setting": "p=1", "kind": "datadam", "accuracies": "50;51;52"},
+                                     {"setting": "p=2", "kind": "datadam", "accuracies": "40;41;42"}]) + "\n")
+    doc = tmp_path / "targets.md"
+    doc.write_text(f"before\n{VERDICTS[0]}\nold\n{VERDICTS[1]}\nafter\n")
+    assert main(["verdicts", "--write", str(doc)]) == 0
+    text = doc.read_text()
+    assert text.startswith("before\n") and text.endswith("after\n") and "old" not in text
+    assert "| [fig1](results/quick/fig1.md) | cifar10-5k · quick scale · IPC 10 | shows | 1 of 1 |" in text
+    doc.write_text("no markers\n")
+    assert main(["verdicts", "--write", str(doc)]) == 2

@@ -163,3 +163,27 @@ def read(md_path: str) -> str | None:
                 m = re.match(re.escape(MARK) + r": (.+?)\*\*", line)
                 return m.group(1) if m else None
     return None
+
+
+def table(results_dir: str, targets, link: str = "") -> str:
+    """One markdown row per target with a results .md under ``results_dir``:
+    what ran, the verdict and the claims shown, read back from the .md (what
+    ``docs/targets.md`` gathers; nothing typed by hand). ``link``: the
+    results folder as the table's reader reaches it (e.g. ``../results/quick``)."""
+    import os
+    rows = ["| target | ours (from its .md) | verdict | claims shown |", "|---|---|---|---|"]
+    for t in targets:
+        path = os.path.join(results_dir, f"{t.name}.md")
+        if not os.path.isfile(path):
+            continue
+        ours, word, shown = "", NO_VERDICT, "—"
+        with open(path) as f:
+            for line in f:
+                if line.startswith("**Ours:**") and not ours:
+                    ours = re.sub(r"\s*·\s*[\d/]+$", "", line[len("**Ours:**"):].split("evaluated models")[0].strip(" ·"))
+                if line.startswith(MARK):
+                    m = re.match(re.escape(MARK) + r": (.+?)\*\*(?: \((\d+ of \d+) claims show)?", line)
+                    word, shown = (m.group(1), m.group(2) or "—") if m else (word, shown)
+        name = f"[{t.name}]({link}/{t.name}.md)" if link else t.name
+        rows.append(f"| {name} | {ours} | {word} | {shown} |")
+    return "\n".join(rows)
