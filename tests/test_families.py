@@ -95,3 +95,12 @@ def test_unset_parameters_take_the_scales_defaults(tmp_path, monkeypatch):
     _, params, _ = ablations._start("fig17", "quick", "digits", "paper", [0], False, "inline", "", "",
                                     {"ipc": 0, "classes": 0, "per_class": -1})
     assert params["classes"] == 0 and params["per_class"] == 10 and params["ipc"] == 50
+
+
+def test_fig3_draws_the_images_of_fig2s_run():
+    """Fig. 3 shows the snapshots of Fig. 2's run from noise: at every scale the
+    two targets ask for the same run, so the second one reuses the cache."""
+    keys = ("ipc", "digits_ipc", "iterations", "points")
+    for scale in ("smoke", "quick"):
+        f2, f3 = TARGETS["fig2"].params_for(scale), TARGETS["fig3"].params_for(scale)
+        assert {k: f2.get(k) for k in keys} == {k: f3.get(k) for k in keys}, scale

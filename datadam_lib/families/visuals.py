@@ -34,7 +34,8 @@ register(
     Target("fig3", "Supplement Fig. 3: noise-initialised synthetic images over iterations (CIFAR10, IPC 50)",
            "visuals", ("cifar10",),
            {"smoke": {"ipc": 1, "iterations": 4, "points": [0, 2, 4], "per_class": 1},
-            "quick": {"ipc": 1, "iterations": 1000, "points": [0, 50, 100, 200, 400, 700, 1000], "per_class": 1},
+            "quick": {"ipc": 10, "digits_ipc": 1, "iterations": 1000, "points": [0, 100, 200, 500, 1000],
+                      "per_class": 1},   # Fig. 2's quick run (the same cached run and evaluations)
             "paper": {"ipc": 50, "iterations": 40000, "points": [0, 1000, 5000, 10000, 20000, 40000],
                       "per_class": 2}}, paper_gpu_h=8.0),
     *[Target(f"fig{n}", f"Supplement Fig. {n}: distilled images, {label}, IPC {ipc}", "visuals", (ds,),
