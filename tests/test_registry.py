@@ -28,7 +28,7 @@ def test_every_artefact_of_the_supplement_is_a_target():
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_each_target_names_its_family_and_outputs_carry_the_scale(name):
     t = TARGETS[name]
-    assert t.family in ("ablations", "visuals", "baselines", "nas") and t.title and t.datasets
+    assert t.family in ("ablations", "visuals", "baselines", "nas", "teaching") and t.title and t.datasets
     assert t.notebook == f"notebooks/{name}.ipynb"
     assert os.path.isfile(os.path.join(KIT, t.notebook)) == t.implemented
     for scale in SCALES:

@@ -8,6 +8,8 @@ to its code:
 - ``baselines``: other methods, generative models, t-SNE (Table 3, Fig 9,
   main-paper Table 1, cross-architecture);
 - ``nas``: architecture search with distilled proxies (Tables 4-5, Figs 7-8).
+- ``teaching``: notebooks that explain the method (``attention``: the
+  interactive attention maps and L_SAM).
 
 Families use the method (layer 1) and the kit (layer 2); the entry points
 (CLI, papermill runner) import them all through :func:`load_all`.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ("ablations", "visuals", "baselines", "nas")
+FAMILIES = ("ablations", "visuals", "baselines", "nas", "teaching")
 
 
 def load_all() -> None:
