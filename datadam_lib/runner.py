@@ -84,6 +84,12 @@ def list_targets(root: str | None = None, file=None) -> None:
     timed = [t.measured_s("quick") for t in impl if t.measured_s("quick")]
     print("\n" + textwrap.fill(f"quick scale, each target alone from an empty cache: {len(timed)} of {len(impl)} "
                               f"implemented targets measured, {_fmt_minutes(sum(timed))} together", WIDTH), file=file)
+    qs = m.get("quickstart", {})
+    if qs.get("quick_cold_s") and qs.get("quick_cold_busy_s"):   # what a newcomer's first run takes: a range
+        print(textwrap.fill(f"./reproduce.sh quickstart from an empty cache: {_fmt_minutes(qs['quick_cold_s'])} on the "
+                            f"quiet machine above to {_fmt_minutes(qs['quick_cold_busy_s'])} with other jobs on its "
+                            "cores (the time follows the free CPU cores); the very first call also creates .venv",
+                            WIDTH), file=file)
     whole = m.get("all", {})
     if whole.get("quick_s") is not None:
         print(textwrap.fill(f"the whole kit at quick scale (./reproduce.sh all --scale quick, dataset "
@@ -166,6 +172,8 @@ def _publish(stage: str, out: str, overwrite: bool) -> list[str]:
 def run_target(name: str, a) -> int:
     """Execute a target's notebook with papermill; 0 on success, 1 on failure."""
     import papermill as pm
+
+    from .kit.kernels import papermill_options
     t = get(name)
     dataset = a.dataset or os.environ.get("DATADAM_DATASET") or t.default_dataset
     if dataset_present(dataset, a.root) is False:
@@ -199,7 +207,8 @@ def run_target(name: str, a) -> int:
     try:
         pm.execute_notebook(src, staged_nb, parameters=params, kernel_name="python3", cwd=os.path.dirname(src),
                             progress_bar=not a.verbose and sys.stderr.isatty(), log_output=a.verbose,
-                            stdout_file=None, stderr_file=None)
+                            stdout_file=None, stderr_file=None,
+                            **papermill_options())   # IPC, not TCP: no "without encryption" warning
     except pm.PapermillExecutionError as e:
         error = f"{e.ename}: {e.evalue}"
     except KeyboardInterrupt:
