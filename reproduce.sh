@@ -5,14 +5,19 @@
 #                                  whether it is implemented, whether its data is here, rough cost
 #   ./reproduce.sh TARGET [--scale smoke|quick|paper] [--dataset NAME] [--preset paper|table2|released] [--force]
 #                                  run a target's notebook (quickstart, fig1, ...) with papermill:
-#                                  figures/SCALE/TARGET.png/.pdf, results/SCALE/TARGET.{ipynb,csv,md}, manifests
+#                                  out/figures/SCALE/TARGET.png/.pdf, out/results/SCALE/TARGET.{ipynb,csv,md}, manifests
 #                                  (also --executor inline|local|slurm, --executor-config FILE, --root DATA,
 #                                  --seeds N.., --verbose; distilled sets are cached, --force recomputes)
+#                                  --publish: write into the committed figures/ and results/ instead of out/
+#                                  (to refresh the kit's own outputs; $DATADAM_OUT=DIR writes under DIR)
 #   ./reproduce.sh all [--scale smoke] [--dataset digits]   every implemented target
 #   ./reproduce.sh quickstart      DataDAM explained on digits: attention maps, learned images, vs Random
 #   ./reproduce.sh lab             JupyterLab on the kit (notebooks/, figures/, results/) with its kernel
 #                                  (installs jupyterlab and jupytext once; --allow-root added when run as root)
 #   ./reproduce.sh test            the whole test suite: unit tests + every notebook at smoke scale (CI)
+#   ./reproduce.sh site [--check]  a static HTML site of the committed outputs in site/ (open site/index.html);
+#                                  --check opens every page in headless Chromium (every image shows, no broken
+#                                  link) and writes screenshots (apt-get install chromium; pip extra [site])
 #   ./reproduce.sh setup           create .venv with the pinned dependencies (done automatically)
 #   ./reproduce.sh help
 #
@@ -63,6 +68,20 @@ ensure_kernel() {
 
 verb=${1:-help}
 [[ $# -gt 0 ]] && shift
+# --publish (any position): outputs go into the kit's committed figures/ and results/ (kit/paths.py)
+args=()
+for a in "$@"; do
+    if [[ "$a" == --publish ]]; then
+        if [[ -n "${DATADAM_OUT:-}" ]]; then
+            echo "error: --publish writes into the kit's figures/ and results/, but DATADAM_OUT=$DATADAM_OUT says elsewhere: drop one of them" >&2
+            exit 2
+        fi
+        export DATADAM_PUBLISH=1
+    else
+        args+=("$a")
+    fi
+done
+set -- ${args[@]+"${args[@]}"}
 case "$verb" in
     help|-h|--help) usage ;;
     setup) ensure_env; "$PY" -c "import datadam_lib, torch; print('datadam_lib', datadam_lib.__version__, 'torch', torch.__version__)" ;;
@@ -82,6 +101,19 @@ case "$verb" in
         ensure_env
         ensure_kernel
         "$PY" -m datadam_lib.runner all "$@" ;;
+    site)
+        ensure_env
+        if ! "$PY" -c "import nbconvert" >/dev/null 2>&1; then
+            echo "installing nbconvert into the environment (once) ..." >&2
+            "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt nbconvert \
+                2> >(grep -v "^WARNING: Location" >&2)
+        fi
+        if [[ " $* " == *" --check "* ]] && ! "$PY" -c "import playwright" >/dev/null 2>&1; then
+            echo "installing playwright (the python driver only; the browser is Debian's chromium) ..." >&2
+            "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt playwright \
+                2> >(grep -v "^WARNING: Location" >&2)
+        fi
+        "$PY" -m datadam_lib.site "$@" ;;
     lab)
         ensure_env
         if ! "$PY" -c "import jupyterlab, jupytext" >/dev/null 2>&1; then

@@ -2,8 +2,11 @@
 
 - the kit: the directory holding ``reproduce.sh`` (the package's parent for an
   editable install, else the nearest such directory above the working directory);
-- outputs: ``figures/<scale>/`` and ``results/<scale>/`` under ``$DATADAM_OUT``
-  or the kit (the tests point it at a temporary directory);
+- outputs: ``figures/<scale>/`` and ``results/<scale>/`` under the output
+  root (:func:`output_root`): ``$DATADAM_OUT`` when set (the tests point it at
+  a temporary directory), the kit itself when publishing the committed
+  outputs (``$DATADAM_PUBLISH=1``, ``./reproduce.sh ... --publish``), else
+  ``out/`` in the kit (git-ignored: a user's run leaves a clone unmodified);
 - datasets: ``--root``, ``$DATADAM_DATA`` or ``data/`` in the kit;
 - cache: ``$DATADAM_CACHE`` or ``cache/`` in the kit.
 """
@@ -33,9 +36,24 @@ def _env_path(var: str) -> str | None:
     return os.path.abspath(os.environ[var]) if os.environ.get(var) else None
 
 
+PUBLISH_ENV = "DATADAM_PUBLISH"   # "1": write into the kit's own figures/ and results/ (the committed outputs)
+USER_OUT = "out"                  # a user's outputs, under the kit (in .gitignore)
+
+
+def publishing() -> bool:
+    """Whether runs publish into the kit's committed ``figures/`` and ``results/``
+    (``$DATADAM_PUBLISH`` set to 1/true/yes)."""
+    return os.environ.get(PUBLISH_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def output_root() -> str:
-    """Where figures/ and results/ are written: ``$DATADAM_OUT`` or the kit."""
-    return _env_path("DATADAM_OUT") or kit_root()
+    """Where figures/ and results/ are written: ``$DATADAM_OUT`` when set; else
+    the kit when :func:`publishing` (refreshing the committed outputs is a
+    deliberate act); else ``out/`` in the kit, which git ignores."""
+    explicit = _env_path("DATADAM_OUT")
+    if explicit:
+        return explicit
+    return kit_root() if publishing() else os.path.join(kit_root(), USER_OUT)
 
 
 def data_root(root: str | None = None) -> str:
