@@ -27,7 +27,7 @@ import textwrap
 import time
 
 from .families import load_all
-from .kit.paths import absolute_dataset, cache_root, kit_root, output_root
+from .kit.paths import absolute_dataset, cache_root, display_dataset, kit_root, output_root
 from .kit.registry import MEASURED_FILE, SCALES, TargetError, dataset_present, get, measured, missing_dataset_message, \
     ordered
 from .cli import Parser, overrides
@@ -46,10 +46,14 @@ def _fmt_minutes(seconds: float | None) -> str:
 
 
 def _quick_time(t) -> str:
-    """A target's cold time alone, else its time within the whole kit's run (marked *)."""
-    cold, in_all = t.measured_s("quick"), t.measured_s("quick", "in_all")
+    """A target's cold time alone; else the compute of the sets and
+    evaluations it shared with other targets (marked ~); else its time within
+    the whole kit's run (marked *)."""
+    cold, work, in_all = t.measured_s("quick"), t.measured_s("quick", "work"), t.measured_s("quick", "in_all")
     if cold is not None:
         return _fmt_minutes(cold)
+    if work is not None:
+        return f"~{_fmt_minutes(work)}"
     return f"{_fmt_minutes(in_all)}*" if in_all is not None else "-"
 
 
@@ -60,10 +64,11 @@ def list_targets(root: str | None = None, file=None) -> None:
     file = file or sys.stdout
     m = measured()
     machine = m.get("machine", {}).get("quick", "")
-    print(textwrap.fill("Targets of the DataDAM supplement. QUICK: measured wall time at quick scale on "
-                        f"digits{f' ({machine})' if machine else ''}, cold and alone, or with * within the whole "
-                        "kit's run (reusing sets that earlier targets made); PAPER: rough estimate on one GPU.", WIDTH),
-          file=file)
+    print(textwrap.fill("Targets of the DataDAM supplement. QUICK: measured at quick scale on the data of the "
+                        "committed outputs (named under each target): the wall time cold and alone; ~ the compute of "
+                        "the sets and evaluations it shared with other targets, each timed when first made; * the "
+                        "wall time within the whole kit's run. PAPER: a rough estimate on one GPU, not a "
+                        "measurement.", WIDTH), file=file)
     head = f"{'TARGET':<11} {'DONE':<4} {'NEEDS':<30} {'QUICK':>9} {'PAPER':>9}"
     print(head, file=file)
     present: dict[str, bool | None] = {}
@@ -78,6 +83,9 @@ def list_targets(root: str | None = None, file=None) -> None:
         print(f"{t.name:<11} {'yes' if t.implemented else 'no':<4} {needs:<30} "
               f"{_quick_time(t) if t.implemented else '':>9} {gpu:>9}", file=file)
         nb = f" [{t.notebook}]" if t.implemented and os.path.isfile(os.path.join(kit_root(), t.notebook)) else ""
+        where = m.get(t.name, {})
+        if where.get("quick_dataset"):
+            nb += f" (quick: {where['quick_dataset']}, {where.get('quick_machine') or machine})"
         for line in textwrap.wrap(t.title + nb, WIDTH - 12):
             print(" " * 12 + line, file=file)
     impl = [t for t in ordered() if t.implemented]
@@ -306,7 +314,17 @@ def run_all(a) -> int:
     return 1 if any(st == "FAILED" for _, st, _ in results) else 0
 
 
-def record_measured(scale: str, machine: str) -> str:
+def jobs_compute_s(jobs: list[dict]) -> float:
+    """The compute behind a run's rows, each set and each evaluation counted
+    once (fig4 evaluates one set four ways) with the time it took when it was
+    first made: what a cold run of the target would compute."""
+    sets = {j.get("synthetic_dir") or id(j): j.get("distill_s") or 0 for j in jobs}
+    evals = {j.get("eval_path") or id(j): j.get("eval_s") or 0 for j in jobs}
+    points = sum(p.get("eval_s") or 0 for j in jobs for p in j.get("points", []))   # a curve's evaluations
+    return sum(sets.values()) + sum(evals.values()) + points
+
+
+def record_measured(scale: str, machine: str, targets: list[str] | None = None) -> str:
     """Read the wall times of the executed notebooks' manifests under
     ``results/<scale>/`` and write them to ``kit/measured.toml`` (cold runs
     only: a run that read any cached result is skipped), and the whole kit's
@@ -322,10 +340,19 @@ def record_measured(scale: str, machine: str) -> str:
         m = json.load(open(path))
         csv_manifest = path.replace(".ipynb.manifest.json", ".csv.manifest.json")
         jobs = json.load(open(csv_manifest)).get("jobs", []) if os.path.isfile(csv_manifest) else []
-        # a job that reused anything (a set, an evaluation, a NAS training: "cached") makes the run warm
-        if m.get("status") != "ok" or any(j.get(k) for j in jobs for k in ("eval_cached", "distill_cached", "cached")):
+        if m.get("status") != "ok" or (targets and m["target"] not in targets):
             continue
-        data.setdefault(m["target"], {})[f"{scale}_cold_s"] = m["wall_time_s"]
+        entry = data.setdefault(m["target"], {})
+        entry.update({f"{scale}_dataset": display_dataset(m.get("dataset") or ""), f"{scale}_machine": machine,
+                      f"{scale}_date": m.get("start_time", "")[:10]})
+        # a job that reused anything (a set, an evaluation, a NAS training: "cached") makes the run warm:
+        # its cold cost is then the compute of every set and evaluation it used, each timed when first made
+        if any(j.get(k) for j in jobs for k in ("eval_cached", "distill_cached", "cached")):
+            entry.pop(f"{scale}_cold_s", None)
+            entry[f"{scale}_work_s"] = round(jobs_compute_s(jobs), 1)
+        else:
+            entry.pop(f"{scale}_work_s", None)
+            entry[f"{scale}_cold_s"] = m["wall_time_s"]
     whole = os.path.join(output_root(), "results", scale, ALL_RECORD)
     if os.path.isfile(whole):   # the whole kit, when it ran from an empty cache and every target succeeded
         w = json.load(open(whole))
@@ -405,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     me = sub.add_parser("measure", help="record the cold wall times of the last runs in kit/measured.toml")
     me.add_argument("--scale", default="quick", choices=SCALES)
     me.add_argument("--machine", required=True, help="the machine they ran on, e.g. '2-core Xeon (AMX), 24 GB'")
+    me.add_argument("--targets", nargs="+", help="record only these targets (default: every one with outputs)")
     vd = sub.add_parser("verdicts", help="every results .md's computed verdict, as one table")
     vd.add_argument("--scale", default="quick", choices=SCALES)
     vd.add_argument("--write", metavar="FILE.md", help=f"replace the block between {VERDICTS[0]} and {VERDICTS[1]} "
@@ -415,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             list_targets(a.root)
             return 0
         if a.cmd == "measure":
-            print(f"wrote {record_measured(a.scale, a.machine)}")
+            print(f"wrote {record_measured(a.scale, a.machine, a.targets)}")
             return 0
         if a.cmd == "verdicts":
             return write_verdicts(a.scale, a.write)

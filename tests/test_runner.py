@@ -171,9 +171,11 @@ def test_a_failed_run_leaves_the_previous_outputs_alone(tmp_path, monkeypatch, c
     assert main(argv) == 0 and not failed.exists()
 
 
-def test_measure_records_only_cold_successful_runs(tmp_path, monkeypatch):
+def test_measure_records_cold_runs_and_the_compute_of_warm_ones(tmp_path, monkeypatch):
     """``runner measure``: a run is cold when none of its jobs reused a cached
-    set, evaluation or NAS training ("cached"); failed runs never count."""
+    set, evaluation or NAS training ("cached"); a warm run records the compute
+    of the sets and evaluations it used, each counted once (fig4 evaluates one
+    set four ways); failed runs never count."""
     import tomllib
 
     from datadam_lib import runner
@@ -182,19 +184,29 @@ def test_measure_records_only_cold_successful_runs(tmp_path, monkeypatch):
     results = tmp_path / "results" / "quick"
     results.mkdir(parents=True)
     runs = {"cold": ("ok", [{"distill_cached": False, "eval_cached": False}]),
-            "warm": ("ok", [{"distill_cached": True, "eval_cached": False}]),
+            "warm": ("ok", [{"distill_cached": True, "eval_cached": False, "synthetic_dir": "s", "distill_s": 60,
+                             "eval_path": "e1", "eval_s": 30},
+                            {"distill_cached": True, "eval_cached": True, "synthetic_dir": "s", "distill_s": 60,
+                             "eval_path": "e2", "eval_s": 20}]),
             "nas_warm": ("ok", [{"cached": False}, {"cached": True}]),
             "nas_cold": ("ok", [{"cached": False}]),
             "failed": ("failed", [])}
     for i, (name, (status, jobs)) in enumerate(runs.items()):
         (results / f"{name}.ipynb.manifest.json").write_text(
-            json.dumps({"target": name, "status": status, "wall_time_s": 100.0 + i}))
+            json.dumps({"target": name, "status": status, "wall_time_s": 100.0 + i, "dataset": "npz:/x/y.npz",
+                        "start_time": "2026-12-04T18:00:00"}))
         (results / f"{name}.csv.manifest.json").write_text(json.dumps({"jobs": jobs}))
     runner.record_measured("quick", "a test machine")
     with open(tmp_path / "measured.toml", "rb") as f:
         got = tomllib.load(f)
-    assert got == {"cold": {"quick_cold_s": 100.0}, "nas_cold": {"quick_cold_s": 103.0},
+    where = {"quick_dataset": "npz:y.npz", "quick_machine": "a test machine", "quick_date": "2026-12-04"}
+    assert got == {"cold": {"quick_cold_s": 100.0, **where}, "nas_cold": {"quick_cold_s": 103.0, **where},
+                   "warm": {"quick_work_s": 110.0, **where}, "nas_warm": {"quick_work_s": 0.0, **where},
                    "machine": {"quick": "a test machine"}}
+    runner.record_measured("quick", "another machine", targets=["cold"])      # only the named targets change
+    with open(tmp_path / "measured.toml", "rb") as f:
+        again = tomllib.load(f)
+    assert again["cold"]["quick_machine"] == "another machine" and again["warm"] == got["warm"]
 
 
 def test_all_records_every_target_and_whether_it_started_cold(tmp_path, monkeypatch, request):

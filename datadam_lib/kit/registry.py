@@ -162,8 +162,10 @@ class Target:
         return figs + [f"results/{scale}/{self.name}.{ext}" for ext in ("csv", "md", "ipynb")]
 
     def measured_s(self, scale: str, how: str = "cold") -> float | None:
-        """Measured wall time: "cold" (alone, from an empty cache) or "in_all"
-        (within the whole kit's run, reusing earlier targets' sets)."""
+        """Measured time: "cold" (wall time alone, from an empty cache),
+        "work" (the compute of every set and evaluation it used, each timed
+        when first made, when it shared them with other targets) or "in_all"
+        (wall time within the whole kit's run, reusing earlier targets' sets)."""
         return measured().get(self.name, {}).get(f"{scale}_{how}_s")
 
 
