@@ -37,7 +37,7 @@ def root(tmp_path):
     r = str(tmp_path / "root")
     m = {"git_sha": "abc1234def", "scale": "quick", "dataset": "digits", "wall_time_s": 12.5}
     for rel in ("figures/quick/fig1.png", "figures/quick/fig10.png", "figures/quick/fig10_images.png",
-                "figures/quick/quickstart_attention.png", "figures/quick/stray.png"):
+                "figures/quick/quickstart_attention.png", "figures/quick/stray.png", "figures/quick/fig1b.png"):
         _write(r, rel, PNG, m)
         _write(r, rel[:-4] + ".pdf", b"%PDF-1.4\n", m)
     _write(r, "results/quick/fig1.md", "### fig1\n\n**Verdict: shows** (1 of 1 claims show: the same ordering of p).\n"
@@ -70,7 +70,7 @@ def test_every_output_lands_on_its_targets_page(root, tmp_path):
     assert arts["fig10"].figures == ["figures/quick/fig10.png", "figures/quick/fig10_images.png"]   # not fig1's
     assert arts["quickstart"].figures == ["figures/quick/quickstart_attention.png"]
     assert arts["attention"].notebook == "results/quick/attention.ipynb" and arts["fig1"].notebook is None
-    assert arts["other"].figures == ["figures/quick/stray.png"]
+    assert arts["other"].figures == ["figures/quick/fig1b.png", "figures/quick/stray.png"]   # no target's
 
     out = str(tmp_path / "site")
     pages = build(out, root)

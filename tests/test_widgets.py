@@ -59,6 +59,8 @@ def test_maps_are_the_channel_power_sums_normalised(lab, p, norm):
     for m, t in zip(got, taps):
         want = _display(_hand_map(t, p, norm)[0].float(), *t.shape[-2:])
         torch.testing.assert_close(m, want, atol=1e-4, rtol=1e-4)
+    # the display scale is per image, so it hides the normalisation; the peaks show it
+    assert lab.peaks(p, norm) == pytest.approx([float(_hand_map(t, p, norm).max()) for t in taps], rel=1e-4)
 
 
 @pytest.mark.parametrize("p, norm", [(1, "l2"), (4, "l2"), (2, "l1"), (6, "none")])
@@ -121,6 +123,7 @@ def test_the_widget_redraws_the_maps_and_the_loss_as_the_sliders_move(lab):
     assert f"L_SAM(real, syn) = {lab.sam(1, 'l2')['syn']:.4g}" in ex.text.value
 
     ex.norm.value = "none"                               # then the normalisation
+    assert [ax.get_xlabel() for ax in ex.figures["maps"].axes[1:]] == [f"max {v:.2g}" for v in lab.peaks(1, "none")]
     assert f"L_SAM(real, noise) = {lab.sam(1, 'none')['noise']:.4g}" in ex.text.value
     assert f"layer 1: {lab.sam_terms(1, 'none')['syn'][0]:.4g}" in ex.text.value
     shown = torch.tensor(ex.figures["sam"].axes[1].get_images()[0].get_array())
@@ -141,6 +144,7 @@ def test_the_page_explorer_holds_every_state(lab):
     s = data["states"]["6|l1"]
     assert s["terms"].keys() == {"syn", "noise"}
     assert s["terms"]["syn"][:2] == pytest.approx(lab.sam_terms(6, "l1")["syn"][:2]) and s["terms"]["syn"][2] is None
+    assert s["peaks"] == pytest.approx(lab.peaks(6, "l1"))
     for b64, m in zip(s["maps"], lab.maps(6, "l1")):
         q = torch.frombuffer(bytearray(base64.b64decode(b64)), dtype=torch.uint8).float() / 255
         torch.testing.assert_close(q, m.flatten(), atol=1 / 255, rtol=0)

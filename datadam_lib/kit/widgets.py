@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from matplotlib.figure import Figure
 
-from ..method.losses import NORMALISATIONS, channel_power_sum, class_means, sam_loss
+from ..method.losses import NORMALISATIONS, attention_map, channel_power_sum, class_means, sam_loss
 from . import plots
 
 POWERS = tuple(range(1, 9))               # the slider's p
@@ -107,6 +107,16 @@ class AttentionLab:
         self._check(power, norm)
         return [m[0] for m in plots.attention_maps(self.encoder, self.image, power, norm)]
 
+    def peaks(self, power: int, norm: str) -> list[float]:
+        """The largest value of the image's normalised map at every layer
+        (``losses.attention_map``). The display scale of :meth:`maps` hides
+        the normalisation (a per-image factor); this shows it: about
+        1/sqrt(H*W) and up for L2, 1/(H*W) and up for L1, raw powers for none."""
+        self._check(power, norm)
+        with torch.no_grad():
+            taps, _ = self.encoder.forward_features(self.image)
+        return [float(attention_map(t, power, norm).max()) for t in taps]
+
     def class_means(self, power: int, norm: str, layer: int) -> dict[str, torch.Tensor]:
         """Every batch's class-mean attention maps at ``layer`` (0-based),
         (K, H_l*W_l): what L_SAM compares."""
@@ -171,6 +181,8 @@ def draw(lab: AttentionLab, power: int, norm: str, layer: int) -> dict[str, Figu
     ax = fig_maps.axes[layer + 1]
     for s in ax.spines.values():
         s.set_visible(True), s.set_color("#1f77b4"), s.set_linewidth(3)
+    for a, peak in zip(fig_maps.axes[1:], lab.peaks(power, norm)):
+        a.set_xlabel(f"max {peak:.2g}", fontsize=7)
     means = lab.class_means(power, norm, layer)
     h, w = lab.shapes[layer]
     names = list(means)
@@ -242,7 +254,8 @@ def states(lab: AttentionLab) -> dict:
                 m = {k: v[lab.cls] for k, v in lab.class_means(p, n, l).items()}
                 lo, hi = _range(m[REAL])
                 means.append({k: _bytes(v, lo, hi) for k, v in m.items()})
-            out[f"{p}|{n}"] = {"maps": [_bytes(m, 0.0, 1.0) for m in lab.maps(p, n)], "means": means,
+            out[f"{p}|{n}"] = {"maps": [_bytes(m, 0.0, 1.0) for m in lab.maps(p, n)], "peaks": lab.peaks(p, n),
+                               "means": means,
                                "terms": lab.sam_terms(p, n)}
     return out
 
@@ -266,6 +279,7 @@ function update(){
   q(".dd-p-value").textContent = p; q(".dd-layer-value").textContent = l + 1;
   root.querySelectorAll(".dd-map").forEach((c, i) => { paint(c, s.maps[i], D.shapes[i][0], D.shapes[i][1], false);
     c.style.outline = i === l ? "3px solid #1f77b4" : "none"; });
+  root.querySelectorAll(".dd-peak").forEach((e, i) => { e.textContent = "max " + Number(s.peaks[i]).toPrecision(2); });
   root.querySelectorAll(".dd-mean").forEach(c => paint(c, s.means[l][c.dataset.name], D.shapes[l][0], D.shapes[l][1], false));
   q(".dd-loss").textContent = Object.entries(s.terms).map(([k, t]) => "L_SAM(real, " + k + ") = " +
     fmt(t.reduce((a, x) => a + (x === null ? 0 : x), 0)) + "  (layer " + (l + 1) + ": " +
@@ -293,7 +307,7 @@ def static_html(lab: AttentionLab, element_id: str = "attention-explorer", power
     names = [REAL] + lab.synthetic
     norm_opts = "".join(f'<option value="{n}"{" selected" if n == norm else ""}>{n}</option>' for n in NORMS)
     maps = "".join(f'<figure style="margin:0 6px"><canvas class="dd-map" width="1" height="1" style="{_PIXELATED}">'
-                   f'</canvas><figcaption>layer {l + 1} ({h}x{w})</figcaption></figure>'
+                   f'</canvas><figcaption>layer {l + 1} ({h}x{w})<br><span class="dd-peak"></span></figcaption></figure>'
                    for l, (h, w) in enumerate(lab.shapes))
     means = "".join(f'<figure style="margin:0 6px"><canvas class="dd-mean" data-name="{html.escape(n)}" width="1" '
                     f'height="1" style="{_PIXELATED}"></canvas><figcaption>{html.escape(n)}</figcaption></figure>'
