@@ -59,14 +59,22 @@ def gradient_shares(cfg, data, encoders: int = 4):
     parts = {name: Objective(override(d.method, {"components": comps}), data.im_size)
              for name, comps in (("sam", ("sam",)), ("mmd", ("mmd",))) if set(comps) <= set(d.method.components)}
     norms: dict[str, list[float]] = {k: [] for k in parts}
+    cosines: list[float] = []
     for _ in range(encoders):
         real_idx, params = draw(encoder, next(iter(parts.values())), data, min(d.batch_real, 32), d.dsa, g)
+        grads = {}
         for name, obj in parts.items():
             x = images.clone().requires_grad_(True)
             matched(encoder, obj, data, x, real_idx, params, d.dsa, data.num_classes)
             norms[name].append(float(x.grad.norm()))
+            grads[name] = x.grad.flatten()
+        if len(grads) == 2:
+            cosines.append(float(torch.nn.functional.cosine_similarity(grads["sam"], grads["mmd"], dim=0)))
     size = float(images.norm())
-    return {k: (sum(v) / len(v), d.image_lr() * sum(v) / len(v) / size) for k, v in norms.items()}
+    out = {k: (sum(v) / len(v), d.image_lr() * sum(v) / len(v) / size) for k, v in norms.items()}
+    if cosines:
+        out["cosine"] = (sum(cosines) / len(cosines), 0.0)   # between the SAM and MMD gradients
+    return out
 
 
 def grad_check(cfg, data) -> float:
@@ -94,6 +102,33 @@ def grad_check(cfg, data) -> float:
     return float((x32.grad.double() - x64.grad).norm() / x64.grad.norm().clamp_min(1e-30))
 
 
+def shares_table(a, argv) -> int:
+    """Each term's step size and the cosine between the SAM and MMD gradients
+    at the initial images, per IPC and power p (the paper preset otherwise)."""
+    import torch
+
+    from datadam_lib.kit.sweep import get_data
+    from datadam_lib.method.config import make_config
+    torch.set_num_threads(a.threads)
+    data = get_data(a.dataset, a.root)
+    lines = ["| IPC | p | step of lr·∇(x100 L_SAM) / ‖S‖ | step of lr·∇(x100 λ L_MMD) / ‖S‖ | cosine(∇SAM, ∇MMD) |",
+             "|---|---|---|---|---|"]
+    for ipc in a.ipcs:
+        for p in a.powers:
+            sh = gradient_shares(make_config("paper", "quick", a.dataset, ipc, 0, {"distill.method.power": p}), data)
+            lines.append(f"| {ipc} | {p:g} | {sh['sam'][1]:.3f} | {sh['mmd'][1]:.3f} | {sh['cosine'][0]:.2f} |")
+    from datadam_lib.kit.paths import display_dataset
+    text = (f"### Each term's share of the gradient at the initial images ({display_dataset(a.dataset)})\n\n"
+            + "\n".join(lines) + "\n\nMean over 4 fresh encoders of one step's size relative to the images' norm "
+            "(lr 1, the paper preset's x100 and λ), and of the cosine between the two terms' gradients. Command: "
+            f"`python benchmarks/sam_scale.py {' '.join(argv if argv is not None else sys.argv[1:])}`.\n")
+    print(text)
+    if a.out != "-":
+        with open(a.out, "a") as f:
+            f.write("\n" + text)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="digits")
@@ -103,8 +138,15 @@ def main(argv=None) -> int:
     p.add_argument("--cache", default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="-", help="markdown file to append to ('-': print only)")
+    p.add_argument("--shares", action="store_true", help="only the gradient shares of the default config at "
+                   "--ipcs and --powers (seconds; no distillation)")
+    p.add_argument("--ipcs", type=int, nargs="+", default=[1, 10])
+    p.add_argument("--powers", type=float, nargs="+", default=[1.0, 4.0, 8.0])
+    p.add_argument("--root", default=os.path.join(os.path.dirname(HERE), "data"), help="where ZCA is cached")
     a = p.parse_args(argv)
     import torch
+    if a.shares:
+        return shares_table(a, argv)
 
     from datadam_lib.kit import report
     from datadam_lib.kit.registry import Setting
