@@ -253,16 +253,32 @@ def table(name: str, *, scale: str = "quick", dataset: str | None = None, preset
     rows = _sweep_cells(plan, params, sweep)
     summary = report.summarize(rows)
     run_.save_csv(summary, rows)
+    what = what_ran(summary, params, run_)
     figures = {"": plots.accuracy_bars(summary, xlabel="images per class", kinds=tuple(kinds), names=report.kind_name,
-                                       title=f"{get(name).title}\n{run_.label}")}
+                                       title=run_.title(what))}
     run_.save_figure(figures[""])
     if "samples" in get(name).parts:
         figures["samples"] = _samples_figure(rows, data, kinds, run_.label)
         run_.save_figure(figures["samples"], "samples")
     notes += [_reduced_note(run_, params, SCALES[scale].num_models or 10), _work_note(rows),
               _table1_reference(name, run_)]
-    text = run_.table(summary, tuple(kinds), setting_name="IPC", extra="\n\n".join(n for n in notes if n))
+    text = run_.table(summary, tuple(kinds), setting_name="IPC", extra="\n\n".join(n for n in notes if n),
+                      what=what)
     return TableResult(run_, rows, summary, figures, text, _vs_others(summary), skipped)
+
+
+def what_ran(summary: list[dict], params: dict, run_, archs: list[str] = ()) -> str:
+    """What a table's run made and evaluated, from its rows: the kinds of set
+    per IPC, the evaluation architectures (``archs``), the models and epochs
+    per set; the titles say this, and the paper's setting apart."""
+    ipcs = sorted({int(r["ipc"]) for r in summary})
+    per_ipc = [len({r["kind"] for r in summary if int(r["ipc"]) == i}) for i in ipcs]
+    models = sorted({int(r["n_models"]) for r in summary})
+    epochs = params.get("epochs") or [run_.config(i).evaluate.epochs for i in ipcs]
+    on = f", evaluated on {', '.join(ARCH_NAMES.get(a, a) for a in archs)}" if archs else ""
+    one = lambda xs: str(xs[0]) if len(set(xs)) == 1 else "/".join(map(str, xs))   # 4/4/4 -> 4
+    return (f"{one(per_ipc)} kinds of set at IPC {'/'.join(map(str, ipcs))}{on} · {one(models)} evaluated "
+            f"model{'s' if max(models) > 1 else ''} per set × {one(epochs)} epochs")
 
 
 def _table1_reference(name: str, run_) -> str:
@@ -296,9 +312,9 @@ def _samples_figure(rows: list[dict], data, kinds: list[str], label: str):
     for k in kinds:
         r = max((r for r in rows if r["kind"] == k), key=lambda r: r["ipc"])
         syn = SyntheticSet.load(r["synthetic_dir"], data.device)
-        x.append(data.to_pixels(syn.images.view(data.num_classes, r["ipc"], *syn.images.shape[1:])[:, 0]))
+        x.append(data.to_pixels(syn.images.view(data.num_classes, r["ipc"], *syn.images.shape[1:])[:, 0], clip=False))
         names.append(f"{report.kind_name(k)} (IPC {r['ipc']})")
-    return plots.image_grid(torch.cat(x), len(kinds), names, title=f"one image per class of each set: {label}")
+    return plots.image_grid(torch.cat(x), len(kinds), names, title=f"one image per class of each set\n{label}")
 
 
 # ---------------------------------------------------------------- cross-architecture
@@ -321,12 +337,13 @@ def crossarch(*, scale: str = "quick", dataset: str | None = None, preset: str =
     run_.save_csv(summary, rows)
     fig = plots.accuracy_bars(summary, xlabel=f"evaluation architecture (set distilled with ConvNet, IPC "
                               f"{params['ipc']})", kinds=tuple(kinds), names=report.kind_name,
-                              title=f"{get('crossarch').title}\n{run_.label}")
+                              title=run_.title(what_ran(summary, params, run_, params["archs"])))
     run_.save_figure(fig)
     notes = [_reduced_note(run_, params, SCALES[scale].num_models or 10),
              "Every architecture uses the preset's evaluation protocol and norm (instance norm, as DC/DSA/DM's "
              "default networks; AlexNet has none)."]
-    text = run_.table(summary, tuple(kinds), setting_name="evaluated on", extra="\n\n".join(n for n in notes if n))
+    text = run_.table(summary, tuple(kinds), setting_name="evaluated on", extra="\n\n".join(n for n in notes if n),
+                      what=what_ran(summary, params, run_, params["archs"]))
     return TableResult(run_, rows, summary, {"": fig}, text, _drop(summary))
 
 
@@ -402,8 +419,7 @@ def fig9(*, scale: str = "quick", dataset: str | None = None, preset: str = "pap
     xy, pca = joint_tsne(feats, seed)
     labels = {k: sets[k].labels.cpu().numpy() for k in sets}
     fig = plots.tsne_panels(xy[0], real_y, {k: (xy[i + 1], labels[k]) for i, k in enumerate(kinds)}, data.classes,
-                            names=report.kind_name, title=f"{get('fig9').title}\n{run_.label} · IPC {ipc} · "
-                            f"ResNet-18 trained {params['resnet_epochs']} epochs on the real data")
+                            names=report.kind_name, title=run_.title(_fig9_what(params, len(real_y))))
     summary = []
     for i, k in enumerate(kinds + ["random"]):
         summary.append({"kind": k, "ipc": ipc, **placement(pca[0], real_y, pca[i + 1], labels[k]),
@@ -424,9 +440,14 @@ def fig9(*, scale: str = "quick", dataset: str | None = None, preset: str = "pap
     return Fig9Result(run_, rows, summary, {"": fig}, text, finding)
 
 
+def _fig9_what(params: dict, real_points: int) -> str:
+    return (f"t-SNE of {len(params['kinds'])} sets at IPC {params['ipc']} and {real_points} real images · features of "
+            f"a ResNet-18 trained {params['resnet_epochs']} epochs on the real data")
+
+
 def _fig9_table(run_, summary: list[dict], params: dict) -> str:
     p = run_.target.paper
-    lines = [f"### fig9: {run_.target.title}", "",
+    lines = [run_.heading(_fig9_what(params, summary[0]["real_points"])), "",
              f"**Ours:** {run_.label} · IPC {params['ipc']} · ResNet-18 trained {params['resnet_epochs']} epochs on "
              f"the real data · {summary[0]['real_points']} real points · one joint PCA (50-d) + t-SNE.",
              f"**Paper:** {p.source} · {p.dataset} · {p.setup}. The paper gives no numbers; these put numbers on "

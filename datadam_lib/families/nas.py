@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..kit import plots, report
+from ..kit.paths import display_dataset
 from ..kit.registry import Setting, Target, register
 from .nas_sweep import SPACES, Search, search
 
@@ -138,12 +139,29 @@ def _fmt(metric: str, v: float) -> str:
     return f"{v:.2f}" if metric == "time_min" and v < 10 else f"{v:.1f}"
 
 
-def _markdown(run_: report.Run, s: Search, summary: list[dict], metrics: tuple[str, ...], notes: list[str]) -> str:
+_NOUNS = {"convnet": "ConvNets", "cells": "NAS-Bench-201 cells"}
+
+
+def what_ran(s: Search, p: dict, run_: report.Run, subset: int | None = None) -> str:
+    """What the search ran, from its trainings: the candidates (``subset``:
+    how many of them a figure shows), the proxies, their IPC, the
+    distillation iterations of its sets, the epochs on each proxy."""
+    its = p.get("distill_iterations") or run_.config(p["ipc"]).distill.iterations
+    noun = _NOUNS.get(s.space, "candidates")
+    shown = (f"the {subset} of {len(s.candidates)} {noun} best by the ground truth" if subset is not None
+             else f"{len(s.candidates)} {noun}")
+    proxies = [k for k in s.compared() if k not in s.truth_kinds]
+    return (f"{shown} ranked by {len(proxies)} proxies · proxy sets at IPC {p['ipc']}, {its:,} distillation "
+            f"iterations · {p['proxy_epochs']} epoch{'s' if p['proxy_epochs'] != 1 else ''} on each proxy")
+
+
+def _markdown(run_: report.Run, s: Search, summary: list[dict], metrics: tuple[str, ...], notes: list[str],
+              what: str = "") -> str:
     """Our table and the paper's: side by side where the ground truth is the
     paper's kind (whole data; NAS-Bench-201), apart when it is not."""
-    t, pap = run_.target, run_.target.paper
+    pap = run_.target.paper
     beside = s.space == "convnet" or s.benchmark
-    head = [f"### {t.name}: {t.title}", "",
+    head = [run_.heading(*[what] if what else ()), "",
             f"**Ours:** {run_.label} · {len(s.candidates)} candidates · ground truth: {s.truth}.",
             f"**Paper:** {pap.source} · {pap.dataset} · {pap.setup}."]
     if not beside:
@@ -152,7 +170,8 @@ def _markdown(run_: report.Run, s: Search, summary: list[dict], metrics: tuple[s
     elif run_.comparable:
         head.append("Same dataset, scale and preset as the paper: the columns are comparable.")
     else:
-        head.append(f"**Not comparable:** ours are {run_.dataset} at {run_.scale} scale ({run_.preset} preset), the "
+        head.append(f"**Not comparable:** ours are {display_dataset(run_.dataset)} at {run_.scale} scale "
+                    f"({run_.preset} preset), the "
                     f"paper's are {pap.dataset} at paper scale; compare our proxies with each other.")
     cols = ["method"] + [c for m in metrics for c in ([f"{METRICS[m]}: ours", "paper"] if beside else [METRICS[m]])]
     lines = ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -216,19 +235,18 @@ def _figure_bars(s: Search, summary: list[dict], run_: report.Run, p: dict) -> A
               for k in s.compared() if k not in s.truth_kinds}
     n_top = len(_top(s, p["top_fraction"]))
     few = " (too few for its ρ to mean much)" if n_top < FEW_TOP else ""
-    return plots.metric_bars(values, METRICS, title=f"{run_.target.title}\n{run_.label} · top "
-                                                    f"{100 * p['top_fraction']:.0f} % = {n_top} of "
-                                                    f"{len(s.candidates)} candidates{few}")
+    return plots.metric_bars(values, METRICS, title=run_.title(what_ran(s, p, run_), f"top "
+                                                               f"{100 * p['top_fraction']:.0f} % = {n_top} of "
+                                                               f"{len(s.candidates)} candidates{few}"))
 
 
 def _figure_all(s: Search, summary: list[dict], run_: report.Run, p: dict) -> Any:
-    return _scatter(s, None, f"{run_.target.title}\n{run_.label} · {len(s.candidates)} candidates")
+    return _scatter(s, None, run_.title(what_ran(s, p, run_)))
 
 
 def _figure_top(s: Search, summary: list[dict], run_: report.Run, p: dict) -> Any:
     idx = _top(s, p["top_fraction"])
-    return _scatter(s, idx, f"{run_.target.title}\n{run_.label} · the {len(idx)} of {len(s.candidates)} "
-                            "candidates best by the ground truth")
+    return _scatter(s, idx, run_.title(what_ran(s, p, run_, len(idx))))
 
 
 FIGURES: dict[str, Callable[[Search, list[dict], report.Run, dict], Any]] = {
@@ -351,7 +369,7 @@ def run(name: str, *, scale: str = "quick", dataset: str | None = None, preset: 
     run_.save_csv(summary, s.rows)
     fig = FIGURES[view.figure](s, summary, run_, p)
     run_.save_figure(fig)
-    table = _markdown(run_, s, summary, view.metrics, _notes(s, p, run_, view.metrics))
+    table = _markdown(run_, s, summary, view.metrics, _notes(s, p, run_, view.metrics), what_ran(s, p, run_))
     return Result(run_, s, summary, {"": fig}, table, findings(s, summary, view.finding), p)
 
 

@@ -3,16 +3,22 @@ Figs 14-22) and the progression of noise-initialised images over iterations
 (Fig 3), shown through the inverse preprocessing (inverse ZCA where used,
 ``RealData.to_pixels``), as the supplement's Sec. 1.2 says it did.
 
-Where a figure's dataset is not present, ``./reproduce.sh figN`` says how to
-get it in one message; ``--dataset NAME`` (any dataset present, e.g. the
-built-in digits, or ``npz:PATH``) renders the same figure from other data.
+A grid is a picture of its dataset's images, so it runs only on the paper's
+dataset or a fixed part of the same files (``cifar10-5k`` for CIFAR-10): on
+any other data a run of fig16 would show, say, digits under CIFAR-100's name,
+and the same digits picture again as fig20-22. Where the figure's dataset is
+not present the target says "needs DATASET" (and how to get it) instead of
+drawing a stand-in; only the smoke scale, which checks code paths and is
+never committed, runs on any dataset. Every title says what the set was made
+with (dataset, IPC, iterations), marked apart from the paper's.
 """
 from __future__ import annotations
 
 import torch
 
 from ..kit import plots, report
-from ..kit.registry import Setting, Target, register
+from ..kit.paths import display_dataset
+from ..kit.registry import Setting, Target, TargetError, register
 from ..kit.sweep import run_sweep
 from .ablations import Result, _start, curve_job
 
@@ -24,6 +30,25 @@ GRIDS = [(14, "cifar10", "CIFAR10", 10, 0, 0, 0.3), (15, "cifar10", "CIFAR10", 5
          (18, "tinyimagenet", "TinyImageNet", 1, 0, 0, 2.0), (19, "imagenet64", "ImageNet-1K (64x64)", 1, 100, 0, 15.0),
          (20, "imagenette", "ImageNette", 10, 0, 0, 2.0), (21, "imagewoof", "ImageWoof", 10, 0, 0, 2.0),
          (22, "imagesquawk", "ImageSquawk", 10, 0, 0, 2.0)]
+
+
+def same_images(dataset: str, own: str) -> bool:
+    """Whether ``dataset`` is made of ``own``'s images: ``own`` itself, or a
+    registered dataset read from the same files (``cifar10-5k``, a fixed
+    part of CIFAR-10), however its files are given (``NAME:npz:PATH``)."""
+    from ..method.data import DATASETS
+    head = dataset.split(":", 1)[0]
+    return head == own or (head in DATASETS and own in DATASETS
+                           and DATASETS[head].location == DATASETS[own].location)
+
+
+def check_dataset(t: Target, dataset: str, scale: str) -> None:
+    """A grid's picture must be of its own dataset's images (any data at
+    smoke scale, which only checks code paths): else TargetError, one line."""
+    if scale != "smoke" and not same_images(dataset, t.default_dataset):
+        raise TargetError(f"{t.name} needs {t.default_dataset}: it is a picture of that dataset's images, and "
+                          f"{display_dataset(dataset)} would stand under its name (`python -m datadam_lib datasets` "
+                          f"says how to get it; any dataset runs at --scale smoke, a code-path check)")
 
 
 def _grid_params(ipc: int, classes: int, per_class: int) -> dict[str, dict]:
@@ -56,7 +81,9 @@ def grid(name: str, *, scale: str = "quick", dataset: str | None = None, preset:
     """Distil the figure's dataset at its IPC (cached) and draw the set,
     ``classes`` random classes (0: all) with ``per_class`` random images each
     (0: all), chosen by the seed."""
+    from ..kit.registry import get
     from ..method.distill import SyntheticSet
+    check_dataset(get(name), dataset or get(name).default_dataset, scale)
     t, params, run_ = _start(name, scale, dataset, preset, seeds, force, executor, executor_config, data_root,
                              params)
     base = Setting("ipc", params["ipc"], (("distill.ipc", params["ipc"]),))
@@ -67,21 +94,23 @@ def grid(name: str, *, scale: str = "quick", dataset: str | None = None, preset:
     g = torch.Generator().manual_seed(params["seeds"][0])
     classes = _choose(data.num_classes, params["classes"], g)
     per = _choose(params["ipc"], params["per_class"], g)
-    pix = data.to_pixels(syn.images).view(data.num_classes, params["ipc"], *syn.images.shape[1:])
+    pix = data.to_pixels(syn.images, clip=False).view(data.num_classes, params["ipc"], *syn.images.shape[1:])
     pix = pix[classes][:, per].flatten(0, 1).cpu()
-    fig = plots.class_grid(pix, [data.classes[int(i)] for i in classes], len(per),
-                           title=f"{t.title}\n{run_.label}" + ("" if run_.comparable else
-                                                                 f" (the paper's: {t.default_dataset})"))
+    iterations = run_.config(params["ipc"]).distill.iterations
+    made = (f"DataDAM images of {display_dataset(run_.dataset)}, IPC {params['ipc']}, {iterations:,} distillation "
+            f"iterations; shown: {len(classes)} of {data.num_classes} classes × {len(per)} of {params['ipc']} images")
+    fig = plots.class_grid(pix, [data.classes[int(i)] for i in classes], len(per), title=run_.title(made))
     run_.save_figure(fig)
     summary = [{"setting": base.key, "label": str(params["ipc"]), "kind": "datadam", "dataset": run_.dataset,
-                "ipc": params["ipc"], "images": len(syn.images), "classes_shown": len(classes),
+                "ipc": params["ipc"], "iterations": iterations, "images": len(syn.images),
+                "classes_shown": len(classes),
                 "per_class_shown": len(per), "image_change_pct": rows[0]["image_change_pct"],
                 "final_loss": rows[0]["final_loss"], "distill_s": rows[0]["distill_s"]}]
     run_.save_csv(summary, rows)
-    text = (f"### {t.name}: {t.title}\n\n**Ours:** {run_.label}: {len(syn.images)} images "
-            f"({data.num_classes} classes x {params['ipc']}); shown: {len(classes)} classes x {len(per)} images, "
-            f"through the inverse preprocessing. Distillation moved the images by "
-            f"{rows[0]['image_change_pct']:.0f} % of their initial magnitude.\n\n"
+    text = (f"{run_.heading(made)}\n\n**Ours:** {run_.label}: {len(syn.images)} images "
+            f"({data.num_classes} classes x {params['ipc']}, {iterations:,} distillation iterations); shown: "
+            f"{len(classes)} classes x {len(per)} images, through the inverse preprocessing; {plots.range_note(pix)}. "
+            f"Distillation moved the images by {rows[0]['image_change_pct']:.0f} % of their initial magnitude.\n\n"
             f"**Paper:** {t.paper.source or t.title}: images only, no numbers.")
     _write_md(run_, text)
     return Result(run_, rows, summary, {"": fig}, text, "")
@@ -113,7 +142,7 @@ def progression(name: str = "fig3", *, scale: str = "quick", dataset: str | None
     evaluated iteration of Fig. 2's run from Gaussian noise (the same cached
     run and evaluations as Fig. 2 at the same parameters)."""
     from ..method.distill import SyntheticSet
-    t, params, run_ = _start(name, scale, dataset, preset, seeds, force, executor, executor_config, data_root,
+    _, params, run_ = _start(name, scale, dataset, preset, seeds, force, executor, executor_config, data_root,
                              params)
     points = sorted(set(params["points"]) | {params["iterations"]})
     base = Setting("init", "noise", (("distill.init", "noise"), ("distill.iterations", params["iterations"])),
@@ -123,8 +152,10 @@ def progression(name: str = "fig3", *, scale: str = "quick", dataset: str | None
     data = run_.load_data()
     syn = SyntheticSet.load(jobs[0]["synthetic_dir"], data.device)
     snaps = {k: syn.snapshots[k] for k in points}
-    fig = plots.snapshots(snaps, data, per_class=params["per_class"], losses=syn.losses,
-                          title=f"{t.title}\n{run_.label}")
+    made = (f"DataDAM from Gaussian noise, {params['iterations']:,} distillation iterations, "
+            f"{params['per_class']} image{'s' if params['per_class'] > 1 else ''} per class at iterations "
+            + ", ".join(map(str, points)))
+    fig = plots.snapshots(snaps, data, per_class=params["per_class"], losses=syn.losses, title=run_.title(made))
     run_.save_figure(fig)
     summary = [{"setting": f"iterations={p['x']}", "label": str(p["x"]), "kind": "datadam",
                 "mean": 100 * sum(p["accuracies"]) / len(p["accuracies"]), "std": _std(p["accuracies"]),
@@ -132,7 +163,7 @@ def progression(name: str = "fig3", *, scale: str = "quick", dataset: str | None
                for p in jobs[0]["points"]]
     run_.save_csv(summary, jobs)
     lines = " · ".join(f"{r['label']}: {r['mean']:.1f} %" for r in summary)
-    text = (f"### {t.name}: {t.title}\n\n**Ours:** {run_.label}, from Gaussian noise; accuracy of the images shown "
+    text = (f"{run_.heading(made)}\n\n**Ours:** {run_.label}, from Gaussian noise; accuracy of the images shown "
             f"(the models of Fig. 2): {lines}.\n\n**Paper:** images only.")
     _write_md(run_, text)
     return Result(run_, jobs, summary, {"": fig}, text, "")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 
 import torch
 from matplotlib.figure import Figure
@@ -17,6 +18,10 @@ COLORS = {"datadam": "#1f77b4", "random": "#ff7f0e", "dm": "#2ca02c", "dc": "#94
 # for a kind without its own colour: the j-th of these for the j-th kind of a figure, so one kind
 # keeps one colour across the figure's groups (matplotlib's cycle would give each bar the next one)
 SPARE_COLORS = ("#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5", "#ffbb78")
+
+
+# the widest a figure may be (inches; 1,650 px at save()'s 150 dpi): wider content wraps or shrinks
+MAX_WIDTH = 11.0
 
 
 def kind_color(kind: str, j: int) -> str:
@@ -73,16 +78,44 @@ def show(fig: Figure) -> None:
 
 
 def _img(x: torch.Tensor):
-    """(C, H, W) in [0, 1] -> an array imshow takes (grey images squeezed)."""
-    x = x.detach().cpu().float().clamp(0, 1)
+    """(C, H, W) -> an array imshow takes (grey images squeezed), rescaled
+    for display to the image's own [min, max] (one range for all its
+    channels, so colours keep their balance; a constant image shows mid-grey).
+    Nothing is clipped: a synthetic image's values leave [0, 1], and clipping
+    them would flatten it to near-binary blocks."""
+    x = x.detach().cpu().float()
+    lo, hi = x.min(), x.max()
+    x = (x - lo) / (hi - lo) if hi > lo else torch.full_like(x, 0.5)
     return x[0].numpy() if x.shape[0] == 1 else x.permute(1, 2, 0).numpy()
+
+
+def range_note(images) -> str:
+    """The caption of a figure of images drawn by :func:`_img`: how they are
+    shown and the range their pixel values actually span (``images``: a
+    tensor or a list of tensors)."""
+    xs = [images] if isinstance(images, torch.Tensor) else list(images)
+    lo = min(float(x.min()) for x in xs)
+    hi = max(float(x.max()) for x in xs)
+    return (f"each image min-max rescaled on its own for display; pixel values span [{lo:.2f}, {hi:.2f}] "
+            "(real images: [0, 1])")
+
+
+def _caption(fig: Figure, images) -> None:
+    fig.supxlabel(range_note(images), fontsize=7, color="0.3")
+
+
+def _cell(cell: float, cols: int, margin: float) -> float:
+    """An image cell's size (inches): ``cell``, smaller where ``cols`` of them would pass :data:`MAX_WIDTH`."""
+    return min(cell, (MAX_WIDTH - margin) / max(cols, 1))
 
 
 def image_grid(images: torch.Tensor, rows: int, row_labels: list[str] | None = None, title: str = "",
                cell: float = 0.9) -> Figure:
-    """Images (N, C, H, W) in [0, 1], ``rows`` rows filled row by row."""
+    """Images (N, C, H, W), ``rows`` rows filled row by row, each rescaled
+    to its own range (the caption gives the pixel range)."""
     n = len(images)
     cols = -(-n // rows)
+    cell = _cell(cell, cols, 0.8)
     fig = Figure(figsize=(cols * cell + 0.8, rows * cell + (0.4 if title else 0.1)), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -91,6 +124,7 @@ def image_grid(images: torch.Tensor, rows: int, row_labels: list[str] | None = N
             s.set_visible(False)
         if i < n:
             ax.imshow(_img(images[i]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    _caption(fig, images)
     if row_labels:
         for r, lab in enumerate(row_labels[:rows]):
             axes[r, 0].set_ylabel(lab, rotation=0, ha="right", va="center", fontsize=8)
@@ -100,7 +134,7 @@ def image_grid(images: torch.Tensor, rows: int, row_labels: list[str] | None = N
 
 
 def class_grid(images_pixels: torch.Tensor, classes: list[str], per_class: int, title: str = "") -> Figure:
-    """A class-major set (K*ipc, C, H, W) in [0, 1]: one row per class."""
+    """A class-major set (K*ipc, C, H, W) in pixels: one row per class."""
     K = len(classes)
     x = images_pixels.view(K, -1, *images_pixels.shape[1:])[:, :per_class].flatten(0, 1)
     return image_grid(x, K, classes, title)
@@ -115,11 +149,14 @@ def snapshots(snaps: dict[int, torch.Tensor], data, per_class: int = 1,
     its = sorted(snaps)
     K = len(data.classes)
     cols = K * per_class
-    fig = Figure(figsize=(cols * 0.8 + 0.9, len(its) * 0.8 + (1.6 if losses else 0) + 0.5), layout="constrained")
+    cell = _cell(0.8, cols, 0.9)
+    fig = Figure(figsize=(cols * cell + 0.9, len(its) * cell + (1.6 if losses else 0) + 0.6), layout="constrained")
     gs = fig.add_gridspec(len(its) + (2 if losses else 0), cols)
+    shown = []
     for i, it in enumerate(its):
-        x = data.to_pixels(snaps[it].float().to(data.device))
+        x = data.to_pixels(snaps[it].float().to(data.device), clip=False)
         x = x.view(K, -1, *x.shape[1:])[:, :per_class].flatten(0, 1)
+        shown.append(x)
         for j in range(cols):
             ax = fig.add_subplot(gs[i, j])
             ax.imshow(_img(x[j]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -135,6 +172,7 @@ def snapshots(snaps: dict[int, torch.Tensor], data, per_class: int = 1,
         ax.set_ylabel("loss")
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
+    _caption(fig, shown)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -161,7 +199,8 @@ def attention_panel(pixels: torch.Tensor, maps: list[torch.Tensor], labels: list
                     title: str = "") -> Figure:
     """Each image (column) above its attention map at every layer (rows)."""
     n, L = len(pixels), len(maps)
-    fig = Figure(figsize=(n * 0.85 + 1.0, (L + 1) * 0.85 + 0.6), layout="constrained")
+    cell = _cell(0.85, n, 1.0)
+    fig = Figure(figsize=(n * cell + 1.0, (L + 1) * cell + 0.7), layout="constrained")
     axes = fig.subplots(L + 1, n, squeeze=False)
     for i in range(n):
         axes[0, i].imshow(_img(pixels[i]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -174,6 +213,8 @@ def attention_panel(pixels: torch.Tensor, maps: list[torch.Tensor], labels: list
     for l, m in enumerate(maps):
         axes[l + 1, 0].set_ylabel(f"layer {l + 1}\n{m.shape[-2]}x{m.shape[-1]}", rotation=0, ha="right",
                                   va="center", fontsize=8)
+    fig.supxlabel(range_note(pixels) + "; maps: each scaled to [0, 1] up to its 99th percentile", fontsize=7,
+                  color="0.3")
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -185,57 +226,111 @@ def _accuracies(row: dict) -> list[float]:
     return [float(a) for a in acc.split(";")] if isinstance(acc, str) and acc else list(acc or [])
 
 
+def _dataset_key(name) -> str:
+    """A dataset's name compared across the kit and the paper: the part
+    before any ``:``, lower case, letters and digits only ("CIFAR-10" and
+    "cifar10" agree; "cifar10-5k", a subset, does not)."""
+    return re.sub(r"[^a-z0-9]", "", str(name or "").split(":", 1)[0].lower())
+
+
+def paper_ipc(paper, setting: str) -> int | None:
+    """The IPC at which the paper measured its number for ``setting`` (a
+    Setting key): the setting's own on an IPC axis, else the one IPC its
+    setup names (None where it names several or none)."""
+    if setting.startswith("ipc="):
+        return int(float(setting[4:]))
+    found = set(re.findall(r"IPC (\d+)(?![\d/])", paper.setup))
+    return int(found.pop()) if len(found) == 1 else None
+
+
+def same_data_as_paper(paper, setting: str, row: dict) -> bool:
+    """Whether a summary row was made on the dataset and at the IPC of the
+    paper's number for its setting: only then is that number drawn beside it."""
+    ipc = paper_ipc(paper, setting)
+    return (ipc is not None and row.get("ipc") not in (None, "") and int(row["ipc"]) == ipc
+            and _dataset_key(row.get("dataset")) == _dataset_key(paper.dataset))
+
+
+BAR_IN = 1.1       # inches per bar, at most
+MIN_BAR_IN = 0.5   # ... and at least: below it the settings wrap onto more rows of axes
+
+
+def _paper_value(paper, setting: str, kind: str, row: dict) -> float | None:
+    ref = paper.lookup(setting, kind) if paper is not None and same_data_as_paper(paper, setting, row) else None
+    try:
+        return None if ref is None else float(ref.value.split("±")[0])
+    except ValueError:
+        return None
+
+
 def accuracy_bars(summary: list[dict], xlabel: str, title: str = "", kinds: tuple[str, ...] = ("datadam",),
                   paper=None, names=None) -> Figure:
     """Accuracy per setting from ``report.summarize`` rows: one bar per
     (setting, kind) at the mean, its ± std, and every evaluated model as a
     dot, on a 0-100 % axis (a one-point difference looks like one point).
     The number of models is on the figure. ``paper`` (registry.PaperNumbers):
-    the paper's number for a (setting, kind), where it has one, drawn as a
-    black x, labelled as the paper's (another dataset and scale unless the
-    run is comparable). ``names``: kind -> legend label, a dict or a
-    function (``report.kind_name``)."""
+    the paper's number for a (setting, kind) drawn as a black x, only where
+    the row was made on the paper's dataset at the paper's IPC
+    (:func:`same_data_as_paper`). ``names``: kind -> legend label, a dict or
+    a function (``report.kind_name``). At most :data:`MAX_WIDTH` wide: the
+    bars narrow down to MIN_BAR_IN, then the settings wrap onto more rows."""
+    import textwrap
     names = names or {}
     name = names if callable(names) else lambda k: names.get(k, k)
     settings = list(dict.fromkeys(r["setting"] for r in summary))
     labels = {r["setting"]: r.get("label", r["setting"]) for r in summary}
+    marks = paper is not None and any(_paper_value(paper, r["setting"], r["kind"], r) is not None for r in summary)
+    legend = len(kinds) > 1 or marks
+    margin = 1.0 + (3.2 if legend else 0.0)      # the y axis, and the legend right of the axes
+    room = MAX_WIDTH - margin
+    bar = max(MIN_BAR_IN, min(BAR_IN, room / (len(settings) * len(kinds))))
+    per_row = max(1, min(len(settings), int(room / (bar * len(kinds)))))
+    groups = [settings[i:i + per_row] for i in range(0, len(settings), per_row)]
     width = 0.8 / len(kinds)
-    fig = Figure(figsize=(max(4.0, 1.1 * len(settings) * len(kinds) + 1.8), 3.6), layout="constrained")
-    ax = fig.subplots()
+    fig = Figure(figsize=(max(4.0, bar * len(kinds) * per_row + margin), 3.0 * len(groups) + 0.8),
+                 layout="constrained")
+    axes = fig.subplots(len(groups), 1, squeeze=False)[:, 0]
     drew_paper, labelled = False, set()
-    for j, k in enumerate(kinds):
-        for i, s in enumerate(settings):
-            r = next((r for r in summary if r["setting"] == s and r["kind"] == k), None)
-            if r is None:
-                continue
-            x = i + (j - (len(kinds) - 1) / 2) * width
-            ax.bar(x, r["mean"], width * 0.9, yerr=r["std"], capsize=3, color=kind_color(k, j), alpha=0.8,
-                   label=name(k) if k not in labelled else None)
-            labelled.add(k)
-            accs = _accuracies(r)
-            offsets = [(n - (len(accs) - 1) / 2) * width * 0.5 / max(len(accs), 1) for n in range(len(accs))]
-            ax.scatter([x + o for o in offsets], accs, s=9, color="black", alpha=0.6, zorder=3, linewidths=0)
-            ax.text(x, min(r["mean"] + r["std"] + 1.5, 101), f"{r['mean']:.1f}", ha="center", va="bottom", fontsize=8)
-            ref = paper.lookup(s, k) if paper is not None else None
-            if ref is not None:
-                try:
-                    value = float(ref.value.split("±")[0])
-                except ValueError:
+    slot = bar * len(kinds)                      # inches per setting
+    for ax, group in zip(axes, groups):
+        for j, k in enumerate(kinds):
+            for i, s in enumerate(group):
+                r = next((r for r in summary if r["setting"] == s and r["kind"] == k), None)
+                if r is None:
                     continue
-                ax.scatter([x], [value], marker="x", s=40, color="black", zorder=4,
-                           label=None if drew_paper else "the paper's number (CIFAR-10, paper scale)")
-                drew_paper = True
+                x = i + (j - (len(kinds) - 1) / 2) * width
+                ax.bar(x, r["mean"], width * 0.9, yerr=r["std"], capsize=3, color=kind_color(k, j), alpha=0.8,
+                       label=name(k) if k not in labelled else None)
+                labelled.add(k)
+                accs = _accuracies(r)
+                offsets = [(n - (len(accs) - 1) / 2) * width * 0.5 / max(len(accs), 1) for n in range(len(accs))]
+                ax.scatter([x + o for o in offsets], accs, s=9, color="black", alpha=0.6, zorder=3, linewidths=0)
+                ax.text(x, min(r["mean"] + r["std"] + 1.5, 101), f"{r['mean']:.1f}", ha="center", va="bottom",
+                        fontsize=8 if bar >= 0.7 else 6.5)
+                value = _paper_value(paper, s, k, r)
+                if value is not None:
+                    ax.scatter([x], [value], marker="x", s=40, color="black", zorder=4,
+                               label=None if drew_paper else f"the paper's number\n({paper.dataset}, same IPC, "
+                                                             "paper scale)")
+                    drew_paper = True
+        ax.set_ylim(0, 108)
+        ax.set_xlim(-0.5, len(group) - 0.5)
+        ticks = [textwrap.fill(str(labels[s]), max(8, int(slot * 11)), break_long_words=False) for s in group]
+        longest = max(len(line) for t in ticks for line in t.split("\n"))
+        turn = longest * 0.075 > slot * 0.9    # 8-pt characters wider than a setting's slot: turn them
+        ax.set_xticks(range(len(group)), ticks, fontsize=8, rotation=30 if turn else 0,
+                      ha="right" if turn else "center")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="y", alpha=0.3)
     n = sorted({r["n_models"] for r in summary})
-    ax.set_ylim(0, 108)
-    ax.set_xticks(range(len(settings)), [labels[s] for s in settings])
     # the number of models under the axis label, where no bar or legend can cover it
-    ax.set_xlabel(f"{xlabel}\nn = {'/'.join(map(str, n))} evaluated models per bar (dots)")
-    ax.set_ylabel("test accuracy (%)")
-    if len(kinds) > 1 or drew_paper:
-        _legend_outside(ax, 7)
-    ax.grid(axis="y", alpha=0.3)
+    axes[-1].set_xlabel(f"{xlabel}\nn = {'/'.join(map(str, n))} evaluated models per bar (dots)")
+    if legend:
+        handles, texts = zip(*[(h, t) for a in axes for h, t in zip(*a.get_legend_handles_labels())])
+        axes[0].legend(handles, texts, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
-        ax.set_title(title, fontsize=9)
+        fig.suptitle(title, fontsize=9)
     return fig
 
 
@@ -261,7 +356,7 @@ def accuracy_curve(points: list[dict], xlabel: str, title: str = "", paper_note:
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    _legend_outside(ax, 7)
     if title:
         ax.set_title(title, fontsize=9)
     return fig
@@ -270,11 +365,12 @@ def accuracy_curve(points: list[dict], xlabel: str, title: str = "", paper_note:
 def setting_images(panels: list[tuple[str, torch.Tensor]], classes: list[str], per_class: int = 1,
                    title: str = "", cell: float = 0.7) -> Figure:
     """The learned images of several settings side by side: one row per
-    setting (``panels``: (label, class-major pixels in [0, 1])), ``per_class``
+    setting (``panels``: (label, class-major pixels)), ``per_class``
     images of each class across."""
     K = len(classes)
     cols = K * per_class
-    fig = Figure(figsize=(cols * cell + 1.6, len(panels) * cell + 0.7), layout="constrained")
+    cell = _cell(cell, cols, 1.6)
+    fig = Figure(figsize=(cols * cell + 1.6, len(panels) * cell + 0.8), layout="constrained")
     axes = fig.subplots(len(panels), cols, squeeze=False)
     for r, (label, pix) in enumerate(panels):
         x = pix.view(K, -1, *pix.shape[1:])[:, :per_class].flatten(0, 1)
@@ -285,6 +381,7 @@ def setting_images(panels: list[tuple[str, torch.Tensor]], classes: list[str], p
             if r == 0 and c % per_class == 0:
                 ax.set_title(classes[c // per_class], fontsize=7)
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    _caption(fig, [pix for _, pix in panels])
     if title:
         fig.suptitle(title, fontsize=9)
     return fig

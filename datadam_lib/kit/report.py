@@ -61,6 +61,14 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
+def spread(row: dict) -> str:
+    """A summary row's accuracy as tables print it: mean ± std over its
+    models, or the one model's accuracy and "n = 1" (no spread to give)."""
+    if int(row["n_models"]) == 1:
+        return f"{float(row['mean']):.1f} (n = 1)"
+    return f"{float(row['mean']):.1f} ± {float(row['std']):.1f}"
+
+
 def _mean_pct(rows: list[dict], key: str) -> float | None:
     vals = [r[key] for r in rows if r.get(key) is not None]
     return 100 * sum(vals) / len(vals) if vals else None
@@ -83,6 +91,8 @@ def read_csv(path: str) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 
+
+TITLE_WIDTH = 90   # characters per line of a figure's title (a figure is at most plots.MAX_WIDTH wide)
 
 KIND_NAMES = {"datadam": "DataDAM", "random": "Random", "dm": "DM", "dc": "DC", "dsa": "DSA", "cafe": "CAFE",
               "kcenter": "K-Center", "herding": "Herding", "whole": "Whole dataset", "early": "Early stopping",
@@ -173,14 +183,18 @@ class Run:
         return path
 
     def table(self, summary: list[dict], kinds: tuple[str, ...] = ("datadam",), setting_name: str = "setting",
-              extra: str = "") -> str:
+              extra: str = "", what: str = "") -> str:
         """Our numbers beside the paper's as markdown, written to
-        ``results/<scale>/<target>.md`` (with its manifest) and returned."""
-        t, p = self.target, self.target.paper
+        ``results/<scale>/<target>.md`` (with its manifest) and returned,
+        headed by what ran (``what``, default :meth:`facts`). A kind whose sets
+        moved (``image_change_pct``) gets its own "images moved" column after
+        its accuracy."""
+        p = self.target.paper
         n_models = sorted({r["n_models"] for r in summary})
-        head = [f"### {t.name}: {t.title}", "",
-                f"**Ours:** {self.label} · {'/'.join(map(str, n_models))} evaluated models per setting "
-                "(accuracy %, mean ± std over models and seeds).",
+        head = [self.heading(*[what] if what else ()), "",
+                f"**Ours:** {self.label} · {'/'.join(map(str, n_models))} evaluated "
+                f"model{'s' if max(n_models) > 1 else ''} per setting "
+                "(accuracy %, mean ± std over models and seeds; one model: its accuracy and n = 1).",
                 f"**Paper:** {p.source} · {p.dataset} · {p.setup}."]
         if self.comparable:
             head.append("Same dataset, scale and preset as the paper: the columns are comparable.")
@@ -191,34 +205,68 @@ class Run:
         head.append("")
         settings = list(dict.fromkeys(r["setting"] for r in summary))
         labels = {r["setting"]: r.get("label", r["setting"]) for r in summary}
-        moved = any(r.get("image_change_pct") is not None for r in summary)
+        cell = {(r["setting"], r["kind"]): r for r in summary}
+        moved = [k for k in kinds if any(r["kind"] == k and r.get("image_change_pct") is not None for r in summary)]
         cols = [setting_name]
         for k in kinds:
             cols += [f"{kind_name(k)}: ours", f"{kind_name(k)}: paper"]
-        cols += ["images moved (%)"] if moved else []
+            cols += [f"{kind_name(k)}: images moved (%)"] if k in moved else []
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         for s in settings:
             cells = [labels[s]]
             for k in kinds:
-                r = next((r for r in summary if r["setting"] == s and r["kind"] == k), None)
-                cells.append(f"{r['mean']:.1f} ± {r['std']:.1f}" if r else "—")
+                r = cell.get((s, k))
+                cells.append(spread(r) if r else "—")
                 ref = p.lookup(s, k)
                 cells.append(ref.text() if ref else "—")
-            if moved:
-                r = next((r for r in summary if r["setting"] == s and r.get("image_change_pct") is not None), None)
-                v = r["image_change_pct"] if r else None
-                cells.append("—" if v is None else f"{v:.1f}" if v < 1000 else f"{v:.1e} (diverged)")
+                if k in moved:
+                    v = r.get("image_change_pct") if r else None
+                    cells.append("—" if v is None else f"{v:.1f}" if v < 1000 else f"{v:.1e} (diverged)")
             lines.append("| " + " | ".join(cells) + " |")
         foot = ["", "—: the paper gives no number for this cell (a plot only, or not run).",
                 "", f"**The paper's finding:** {p.finding}."]
         if moved:
-            foot.append("*Images moved:* mean |S − S₀| / mean |S₀|, how far distillation moved the synthetic "
-                        "images from their initialisation.")
+            foot.append("*Images moved:* mean |S − S₀| / mean |S₀| of that kind's set, how far its own method "
+                        "moved the synthetic images from their initialisation.")
         if extra:
             foot += ["", extra]
         text = "\n".join(head + lines + foot)
         self.save_markdown(text)
         return text
+
+    # what ran, in words (titles and headings say this, not the paper's setting)
+    def config(self, ipc: int | None = None):
+        """The config this run's settings start from: the preset capped by the
+        scale, at ``ipc`` (default the run's), with the run's ``--set``."""
+        from ..method.config import make_config
+        return make_config(self.preset, self.scale, self.dataset, ipc=ipc or self.params.get("ipc") or 1,
+                           overrides=self.overrides)
+
+    def facts(self, iterations: int | None = None, ipc: int | None = None) -> str:
+        """What every setting of this run did unless a setting says otherwise,
+        from its parameters and config: distillation iterations (``iterations``,
+        else the run's ``iterations`` parameter, else the config's) and the
+        evaluation (models x epochs)."""
+        cfg = self.config(ipc)
+        its = iterations if iterations is not None else self.params.get("iterations") or cfg.distill.iterations
+        e = cfg.evaluate
+        return (f"{its:,} distillation iterations · evaluated on {e.num_models} model{'s' if e.num_models > 1 else ''}"
+                f" × {e.epochs:,} epochs")
+
+    def title(self, *what: str) -> str:
+        """A figure's title, from what ran: ``what`` (counts, IPC, iterations;
+        default :meth:`facts`), the run's label (dataset, scale, preset, IPC,
+        seeds), and the paper's artefact it reproduces, marked as the paper's.
+        Lines wrapped for a figure of bounded width."""
+        import textwrap
+        lines = [f"{self.target.name} as run: " + " · ".join(what or (self.facts(),)), self.label,
+                 f"the paper's: {self.target.title}"]
+        return "\n".join(textwrap.fill(line, TITLE_WIDTH) for line in lines)
+
+    def heading(self, *what: str) -> str:
+        """A markdown table's heading: the target, then as in :meth:`title`."""
+        first = f"{self.target.name} as run: " + " · ".join(what or (self.facts(),))
+        return f"### {first}\n\n*The paper's:* {self.target.title}."
 
     def save_markdown(self, text: str) -> str:
         """``results/<scale>/<target>.md`` (the table beside the paper's) with
@@ -269,4 +317,4 @@ def show_markdown(text: str) -> None:
         print(text)
 
 
-__all__ = ["Run", "Setting", "start", "summarize", "write_csv", "read_csv", "show_markdown", "kind_name"]
+__all__ = ["Run", "Setting", "start", "summarize", "spread", "write_csv", "read_csv", "show_markdown", "kind_name"]

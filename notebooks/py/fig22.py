@@ -1,7 +1,7 @@
 # %% tags=["parameters"]
 import os
 
-dataset: str = os.environ.get("DATADAM_DATASET", "imagesquawk")  # the paper's dataset; digits runs anywhere (npz:PATH, folder:PATH too)
+dataset: str = os.environ.get("DATADAM_DATASET", "imagesquawk")  # the paper's dataset, or a fixed part of its files (e.g. cifar10-5k of CIFAR-10); other data at --scale smoke only
 scale: str = os.environ.get("DATADAM_SCALE", "quick")  # smoke | quick | paper: how much work, never the method
 preset: str = "paper"  # paper (the evidence of what the authors ran) | table2 (Table 2 read literally) | released (their code)
 seeds: list = [0]  # distillation seeds; each set is evaluated on the scale's number of fresh models
@@ -19,8 +19,8 @@ per_class: int = -1  # images shown per class: -1 the figure's default, 0 all, N
 # **What it shows.** The DataDAM set of ImageSquawk at IPC 10, distilled with the preset, drawn through the inverse
 # preprocessing (checkerboard artefacts are expected: the paper used no ZCA above 32 px), as the supplement's Sec. 1.2 says it visualised them, without any further modification.
 #
-# **Where the data is missing.** `./reproduce.sh fig22` says how to get ImageSquawk; `--dataset digits` (or any dataset
-# present, `npz:PATH`) renders the same figure from that data, labelled so.
+# **Where the data is missing.** `./reproduce.sh fig22` says how to get ImageSquawk; it draws no stand-in from other data
+# (which would stand under its name). `--dataset digits` runs at `--scale smoke` only, a code-path check.
 #
 # **What to look for:** images that keep their class's structure while departing from any single real image.
 
