@@ -164,11 +164,31 @@ def _read_images(files: list[str], size: int) -> np.ndarray:
     return out
 
 
+# what a folder dataset reads (PIL opens each; a GIF gives its first frame); other files are not images
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+
+
+def _class_files(folder: str) -> list[str]:
+    """The image files under one class folder, sorted; hidden names skipped
+    (a Mac's ``._x.jpg``). A link to a directory inside it is refused, not
+    followed: one link (``up -> ..``) would bring every other class's images in
+    under this class's label."""
+    files = []
+    for here, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for d in dirs:
+            if os.path.islink(os.path.join(here, d)):
+                raise DataError(f"{os.path.join(here, d)} is a link to a directory inside class folder {folder}; "
+                                "the kit does not follow such links (they can bring in other classes' images): "
+                                "copy the images in or remove the link")
+        files += [os.path.join(here, n) for n in names if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith(".")]
+    return sorted(files)
+
+
 def _folder_split(path: str, classes: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
     files, labels = [], []
     for k, c in enumerate(classes):
-        fs = sorted(f for f in glob.glob(os.path.join(path, c, "**", "*"), recursive=True)
-                    if f.lower().endswith((".jpeg", ".jpg", ".png", ".bmp")))
+        fs = _class_files(os.path.join(path, c))
         files += fs
         labels += [k] * len(fs)
     return _read_images(files, size), np.asarray(labels, np.int64)
@@ -177,7 +197,9 @@ def _folder_split(path: str, classes: list[str], size: int) -> tuple[np.ndarray,
 def image_folder(root: str, size: int, name: str = "folder", classes: list[str] | None = None,
                  names: list[str] | None = None) -> Arrays:
     """A folder with ``train/<class>/*`` and ``test/<class>/*`` (or ``val/``),
-    resized to ``size`` x ``size``."""
+    resized to ``size`` x ``size``: every file named ``*.bmp``, ``.gif``,
+    ``.jpeg``, ``.jpg``, ``.png``, ``.tif``, ``.tiff`` or ``.webp`` under a
+    class folder, in subfolders too (links to directories refused)."""
     train = os.path.join(root, "train")
     test = next((os.path.join(root, s) for s in ("test", "val") if os.path.isdir(os.path.join(root, s))), None)
     if not os.path.isdir(train) or test is None:
@@ -313,6 +335,9 @@ def _labels(path: str, y_train: np.ndarray, y_test: np.ndarray,
                             "labels must be integers 0..K-1, one-hot rows or class names")
     out = tuple(y.astype(np.int64) for y in ys.values())
     num = max([width] + [int(y.max()) + 1 for y in out if len(y)])
+    if classes is None and num > len(out[0]):   # every class needs training images: this many cannot all have them
+        raise DataError(f"{path}: labels go up to {num - 1} but there are only {len(out[0])} training images; "
+                        "labels must be class indices 0..K-1")
     return out, classes or [str(i) for i in range(num)]
 
 
