@@ -12,12 +12,17 @@ Outputs never replace what the kit did not write: --out must be new, empty or
 an earlier output of the kit (then only the kit's files are replaced, anything
 else in the directory is kept), unless --overwrite. Every mistake ends in one
 `error:` line and exit code 2, before any work is done and with nothing
-written; Ctrl-C (exit code 130) says where the checkpoint is.
+written; Ctrl-C (exit code 130) says where the checkpoint is. While distill
+writes --out it holds the lock file OUT.lock: a second distill into the same
+--out stops at once, naming the first one's pid. An evaluation records the
+set's dataset and the data it ran on; other data than the set's own is refused
+unless --allow-other-data.
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import re
 import sys
@@ -93,7 +98,11 @@ def overrides(items: list[str]) -> dict:
         key, sep, val = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--set {item!r}: expected FIELD=VALUE, e.g. evaluate.epochs=300")
-        out[key.strip()] = _value(val)
+        try:
+            out[key.strip()] = _value(val)
+        except (RecursionError, MemoryError):
+            raise ValueError(f"--set {key.strip()}: the value is nested too deeply to be a setting "
+                             f"({len(val):,} characters)") from None
     return out
 
 
@@ -115,12 +124,16 @@ def _config(a):
 
 def prepare_distill(a):
     """Everything ``distill`` checks before it computes: the config, the
-    device, --out and its checkpoint path. Returns (config, device, checkpoint)."""
+    device, --out and its checkpoint path (None with --checkpoint-every 0: the
+    run neither reads nor writes one). Returns (config, device, checkpoint)."""
     from .method.distill import SyntheticSet
     from .method.io import check_creatable, check_device, check_output_dir
     cfg = _config(a)
     dev = check_device(a.device)
     check_output_dir(a.out, SyntheticSet.FILES, a.overwrite)
+    if not a.checkpoint_every:
+        a.checkpoint = None
+        return cfg, dev, None
     ckpt = os.path.abspath(a.out) + ".checkpoint.pt"
     if os.path.isdir(ckpt):
         raise ValueError(f"{ckpt} (where the run's checkpoint goes) is a directory; move it or choose another --out")
@@ -132,12 +145,14 @@ def prepare_distill(a):
 def cmd_distill(a) -> None:
     from .method.data import load_dataset
     from .method.distill import distill
+    from .method.io import exclusive
     cfg, dev, ckpt = prepare_distill(a)
-    data = load_dataset(cfg.dataset, a.root, a.download, dev, cfg.preprocess)
-    syn = distill(cfg, data, checkpoint=ckpt, checkpoint_every=a.checkpoint_every, progress=not a.no_progress)
-    syn.save(a.out, a.overwrite)
-    if os.path.exists(ckpt):
-        os.remove(ckpt)
+    with exclusive(os.path.abspath(a.out) + ".lock", f"--out {a.out}"):    # two runs into one --out: one says so
+        data = load_dataset(cfg.dataset, a.root, a.download, dev, cfg.preprocess)
+        syn = distill(cfg, data, checkpoint=ckpt, checkpoint_every=a.checkpoint_every, progress=not a.no_progress)
+        syn.save(a.out, a.overwrite)
+        if ckpt and os.path.exists(ckpt):
+            os.remove(ckpt)
     resumed = f", resumed at iteration {', '.join(map(str, syn.info['resumed_at']))}" if syn.info["resumed_at"] else ""
     print(f"wrote {a.out}: {len(syn.images)} images ({data.num_classes} classes x {cfg.distill.ipc}), "
           f"final loss {syn.losses[-1] if syn.losses else float('nan'):.4g}, {syn.info['wall_time_s']:.1f} s{resumed}")
@@ -162,7 +177,7 @@ def _set_config(a):
         if flag in given and getattr(a, flag[2:]) != value:
             raise ValueError(f"evaluate {a.dir}: {flag} {getattr(a, flag[2:])} does not apply, the set was made with "
                              f"{flag} {value}; options that apply to a set: {', '.join(EVALUATE_DIR_APPLIES)} and "
-                             "--set evaluate.FIELD=VALUE (--set dataset=NAME for its data elsewhere)")
+                             "--set evaluate.FIELD=VALUE (--set dataset=NAME with --allow-other-data for other data)")
     sets = overrides(a.set)
     made_fields = [k for k in sets if k.split(".")[0] not in SET_FIELDS_FOR_EVALUATION]
     if made_fields:
@@ -176,7 +191,33 @@ def _set_config(a):
     return syn, override(cfg, {**changes, **sets})
 
 
+def _own_dataset(path: str) -> str | None:
+    """The dataset a set given to ``--load`` was distilled from, when it is a
+    kit set (a directory, or its synthetic.pt, beside its config.json); else None."""
+    from .method.config import from_dict
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(path) and os.path.basename(path) != "synthetic.pt":
+        return None
+    try:
+        with open(os.path.join(folder, "config.json")) as f:
+            return from_dict(json.load(f)).dataset
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _own_data(set_dataset: str | None, dataset: str, a) -> dict:
+    """Refuse to evaluate a set on other data than it was distilled from,
+    unless --allow-other-data; the manifest fields that record which data."""
+    other = set_dataset is not None and dataset != set_dataset
+    if other and not a.allow_other_data:
+        raise ValueError(f"the set was distilled from {set_dataset!r}; evaluating it on {dataset!r} measures "
+                         "something else: pass --allow-other-data to do it anyway (the result records it)")
+    return {"set_dataset": set_dataset, "dataset": dataset, "other_data": other}
+
+
 def cmd_evaluate(a) -> None:
+    import torch
+
     from .method.data import load_dataset
     from .method.evaluate import evaluate, random_subset
     from .method.io import check_device, check_output_file, device_description, manifest, write_json
@@ -184,19 +225,27 @@ def cmd_evaluate(a) -> None:
         raise ValueError("evaluate takes one of a directory written by `distill`, --random / --whole or --load PATH, "
                          "not both")
     dev = check_device(a.device)
-    extra = {}
+    given = getattr(a, "given", set())
     if a.load:   # a set made elsewhere (method/external.py lists the layouts)
         from .method.external import check_against, load_external
+        own = _own_dataset(a.load)
+        if own and "--dataset" not in given:       # a kit set knows its data
+            a.dataset = own
         cfg = _config(a)
         out = a.out or os.path.splitext(a.load.rstrip("/"))[0] + ".metrics.json"
         check_output_file(out, a.overwrite)
+        extra = {"loaded_set": os.path.abspath(a.load), **_own_data(own, cfg.dataset, a)}
         x, y, layout = load_external(a.load)
+        counts = torch.bincount(y).tolist() if len(y) and int(y.min()) >= 0 else [0]
+        if "--ipc" in given and set(counts) != {a.ipc}:
+            held = str(min(counts)) if min(counts) == max(counts) else f"{min(counts)} to {max(counts)}"
+            raise ValueError(f"--ipc {a.ipc} does not apply to --load: {a.load} holds {held} images per class")
         data = load_dataset(cfg.dataset, a.root, a.download, dev, cfg.preprocess)
         check_against(x, y, data, a.load)
         label = f"{a.load} ({layout})"
-        extra = {"loaded_set": os.path.abspath(a.load)}
     elif a.random or a.whole:
         cfg = _config(a)
+        extra = _own_data(None, cfg.dataset, a)
         kind = "whole" if a.whole else f"random-{_slug(cfg.dataset)}-ipc{cfg.distill.ipc}"
         out = a.out or (f"whole-{_slug(cfg.dataset)}.json" if a.whole else f"{kind}.json")
         check_output_file(out, a.overwrite)
@@ -213,19 +262,26 @@ def cmd_evaluate(a) -> None:
         syn, cfg = _set_config(a)
         out = a.out or os.path.join(a.dir, "metrics.json")
         check_output_file(out, a.overwrite)
+        extra = {"synthetic_set": os.path.abspath(a.dir), "set_digest": syn.digest(),   # io.evaluated_set
+                 "distill_seed": syn.config.seed, "distill_scale": syn.config.scale,
+                 **_own_data(syn.config.dataset, cfg.dataset, a)}
         data = load_dataset(cfg.dataset, a.root, a.download, dev, cfg.preprocess)
         if len(syn.classes) != data.num_classes or syn.images.shape[1:] != data.x_train.shape[1:]:
             raise ValueError(f"the set in {a.dir} has {len(syn.classes)} classes of {tuple(syn.images.shape[1:])} "
                              f"images but {cfg.dataset!r} has {data.num_classes} of {tuple(data.x_train.shape[1:])}")
         x, y = syn.images, syn.labels
         label = f"DataDAM {cfg.dataset} ipc={cfg.distill.ipc}"
-        extra = {"synthetic_set": os.path.abspath(a.dir), "distill_seed": syn.config.seed,   # io.evaluates
-                 "distill_scale": syn.config.scale}
     result = evaluate(x, y, data, cfg.evaluate, seed=cfg.seed, progress=not a.no_progress)
     write_json({**result.to_dict(), "label": label,
-                "manifest": manifest(seed=cfg.seed, device=device_description(data.device),
-                                     preset=cfg.preset, scale=cfg.scale, **extra)}, out)
+                "manifest": manifest(seed=cfg.seed, device=device_description(data.device), preset=cfg.preset,
+                                     scale=cfg.scale, output_named_by="user" if a.out else "kit", **extra)}, out)
     print(f"{label} [{cfg.preset} preset, {cfg.scale} scale, seed {cfg.seed}]: {result}  -> {out}")
+
+
+def _spread(row: dict) -> str:
+    """A summary row's mean accuracy, +- the spread over its models when
+    there are two or more (one model has no spread)."""
+    return f"{row['mean']:.1f} +- {row['std']:.1f}" if row["n_models"] >= 2 else f"{row['mean']:.1f} (n = 1)"
 
 
 def cmd_quickstart(a) -> None:
@@ -250,8 +306,8 @@ def cmd_quickstart(a) -> None:
     print("| IPC | Random | DataDAM | DataDAM - Random | models | images moved (%) |\n|---|---|---|---|---|---|")
     for ipc in a.ipcs:
         r, d = (next(x for x in summary if x["setting"] == f"ipc={ipc}" and x["kind"] == k) for k in ("random", "datadam"))
-        print(f"| {ipc} | {r['mean']:.1f} +- {r['std']:.1f} | {d['mean']:.1f} +- {d['std']:.1f} "
-              f"| {d['mean'] - r['mean']:+.1f} | {d['n_models']} | {d['image_change_pct']:.0f} |")
+        print(f"| {ipc} | {_spread(r)} | {_spread(d)} | {d['mean'] - r['mean']:+.1f} | {d['n_models']} "
+              f"| {d['image_change_pct']:.0f} |")
     print(f"\ntotal {time.time() - t0:.0f} s (cached results are reused; --force is not offered here: "
           "delete the cache entry or use ./reproduce.sh quickstart --force)")
 
@@ -303,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                    "*labels*.pt; its images must be in --preset's preprocessing (authors': --preset released)")
     _out(e, "metrics JSON (default: DIR/metrics.json, random-DATASET-ipcN.json / whole-DATASET.json, "
             "or PATH.metrics.json for --load PATH)")
+    e.add_argument("--allow-other-data", action="store_true",
+                   help="evaluate a set on other data than it was distilled from (recorded in the result)")
     _common(e)
     e.set_defaults(fn=cmd_evaluate)
     q = sub.add_parser("quickstart", help="DataDAM vs Random at a few IPCs, side by side", formatter_class=_Formatter)

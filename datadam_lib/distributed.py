@@ -137,7 +137,7 @@ def cmd_distill(a) -> None:
                           progress=not a.no_progress)
     if rank == 0:
         syn.save(a.out, a.overwrite)
-        if os.path.exists(ckpt):
+        if ckpt and os.path.exists(ckpt):      # None with --checkpoint-every 0
             os.remove(ckpt)
         print(f"wrote {a.out}: {len(syn.images)} images ({data.num_classes} classes x {cfg.distill.ipc}) "
               f"on {dist.get_world_size()} ranks, final loss "

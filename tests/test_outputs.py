@@ -150,7 +150,9 @@ def test_save_keeps_the_users_files_and_the_directorys_mode(tmp_path, small_conf
     os.umask(umask)
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o777 & ~umask      # not mkdtemp's private 0700
     (out / "thesis.tex").write_text("mine\n")
-    io.write_json({"accuracies": [0.5], "manifest": io.manifest(synthetic_set=str(out))}, str(out / "metrics.json"))
+    io.write_json({"accuracies": [0.5], "manifest": io.manifest(synthetic_set=str(out), output_named_by="kit",
+                                                                 set_digest=_set(small_config).digest())},
+                  str(out / "metrics.json"))
     io.write_json({"accuracies": [0.5], "manifest": io.manifest()}, str(out / "random.json"))   # not of this set
     (out / "fig.png").write_bytes(b"png")
     io.write_json(io.manifest(), str(out / "fig.png.manifest.json"))   # a kit figure the user keeps here

@@ -36,7 +36,8 @@ import torch
 from . import __version__, augment
 from .config import LOSS_COMPONENTS, Config, MethodConfig, canonical, differences, from_dict
 from .data import DataError, RealData, dataset_identity
-from .io import CheckpointError, atomic_save, device_description, load_checked, manifest, output_dir, write_json
+from .io import CheckpointError, atomic_save, device_description, evaluated_set, load_checked, manifest, output_dir, \
+    write_json
 from .losses import attention_map, class_means, feature_map, feature_map_loss, mmd_loss, sam_loss
 from .models import Encoder, build_encoder, reset_parameters
 from .training import autocast, deterministic, keep_freed_memory
@@ -202,12 +203,31 @@ class SyntheticSet:
         did not write is refused unless ``overwrite``. synthetic.pt records a
         digest of the other two, so a set whose files were not written together
         is refused on load."""
-        with output_dir(out_dir, self.FILES, overwrite) as tmp:
+        new = self.digest()
+        try:
+            old = SyntheticSet.load(out_dir).digest() if os.path.isfile(os.path.join(out_dir, self.FILE)) else None
+        except CheckpointError:
+            old = None
+
+        def stale(path: str) -> bool:   # the kit's own evaluation of the set replaced, unless it is this very set
+            return old is not None and evaluated_set(path) == old != new
+
+        with output_dir(out_dir, self.FILES, overwrite, stale) as tmp:
             write_json(self.config.to_dict(), os.path.join(tmp, "config.json"))
             write_json({"datadam_lib": __version__, **self.info}, os.path.join(tmp, "manifest.json"))
-            torch.save({"images": self.images.cpu(), "labels": self.labels.cpu(), "classes": self.classes,
-                        "losses": self.losses, "snapshots": {int(k): v.cpu() for k, v in self.snapshots.items()},
-                        "files_digest": _files_digest(tmp)}, os.path.join(tmp, self.FILE))
+            atomic_save({"images": self.images.cpu(), "labels": self.labels.cpu(), "classes": self.classes,
+                         "losses": self.losses, "snapshots": {int(k): v.cpu() for k, v in self.snapshots.items()},
+                         "files_digest": _files_digest(tmp)}, os.path.join(tmp, self.FILE))
+
+    def digest(self) -> str:
+        """SHA-256 of what the set is: its images, labels, class names and
+        config (an evaluation records it, wherever the set is moved)."""
+        h = hashlib.sha256()
+        for t in (self.images, self.labels):
+            h.update(str((t.dtype, tuple(t.shape))).encode())
+            h.update(t.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+        h.update(json.dumps([self.classes, canonical(self.config)], sort_keys=True).encode())
+        return h.hexdigest()
 
     @classmethod
     def load(cls, out_dir: str, device: str | torch.device = "cpu") -> "SyntheticSet":
@@ -426,7 +446,8 @@ def _resume(path: str, cfg: Config, identity: dict, images: torch.Tensor, opt: t
     ``a..b-1``; refuse one written for another config or other data, naming
     what differs. Returns (iteration, losses, snapshots, wall time so far,
     iterations where earlier sessions resumed)."""
-    ck = load_checked(path, "checkpoint", ("iteration", "images", "optimizer", "generator", "config"))
+    ck = load_checked(path, "checkpoint", ("iteration", "images", "optimizer", "generator", "config"),
+                      advice="move it away or choose another --out (--checkpoint-every 0 runs without a checkpoint)")
     try:
         theirs = canonical(from_dict(json.loads(ck["config"])))
     except (ValueError, TypeError, KeyError) as e:      # a ConfigError is a ValueError

@@ -37,7 +37,10 @@ class EvalResult:
         return math.sqrt(sum((a - m) ** 2 for a in self.accuracies) / len(self.accuracies))
 
     def __str__(self) -> str:
-        return f"{100 * self.mean:.2f} +- {100 * self.std:.2f} % ({len(self.accuracies)} models)"
+        n = len(self.accuracies)
+        if n < 2:       # a spread needs two values
+            return f"{100 * self.mean:.2f} % (n = 1)"
+        return f"{100 * self.mean:.2f} +- {100 * self.std:.2f} % ({n} models)"
 
     def to_dict(self) -> dict:
         return {"mean": self.mean, "std": self.std, "accuracies": self.accuracies,

@@ -15,6 +15,8 @@ gives, and an existing one keeps its own."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
 import os
 import platform
@@ -38,7 +40,8 @@ class OutputError(ValueError):
 
 def _atomic_write(path: str, mode: str, write: Callable[[IO], None]) -> None:
     """Write through ``write`` to a temporary file beside ``path``, then
-    rename: readers never see a half-written file."""
+    rename: readers never see a half-written file. A full disk (or quota) is
+    one OutputError naming ``path`` and the space left."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
@@ -47,15 +50,22 @@ def _atomic_write(path: str, mode: str, write: Callable[[IO], None]) -> None:
             write(f)
         os.chmod(tmp, 0o644)  # mkstemp makes files private; outputs are meant to be shared
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            free = shutil.disk_usage(folder).free
+            raise OutputError(f"cannot write {path}: the disk is full ({free / 2**20:,.1f} MB free in {folder}); "
+                              "free some space or write elsewhere") from None
         raise
 
 
 def atomic_save(obj: Any, path: str) -> None:
-    """``torch.save`` atomically."""
-    _atomic_write(path, "wb", lambda f: torch.save(obj, f))
+    """``torch.save`` atomically. The bytes are made in memory first: torch's
+    own file writer turns a full disk into a RuntimeError without its errno."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    _atomic_write(path, "wb", lambda f: f.write(buf.getbuffer()))
 
 
 def atomic_write_text(text: str, path: str) -> None:
@@ -101,11 +111,14 @@ def is_kit_record(path: str) -> bool:
     return _record(path) is not None
 
 
-def evaluates(path: str, folder: str) -> bool:
-    """Whether ``path`` is the kit's evaluation of the synthetic set in
-    ``folder`` (``evaluate DIR`` records the set's directory in its manifest)."""
+def evaluated_set(path: str) -> str | None:
+    """The content digest of the synthetic set that ``path`` evaluates, when
+    ``path`` is an evaluation the kit wrote under a name it chose itself
+    (``evaluate DIR`` without ``--out``); else None. Only such a file may be
+    removed as stale: a name the user chose is never the kit's to delete."""
     rec = _record(path) if path.endswith(".json") else None
-    return rec is not None and rec.get("manifest", {}).get("synthetic_set") == os.path.abspath(folder)
+    m = rec.get("manifest") if rec else None
+    return m.get("set_digest") if isinstance(m, dict) and m.get("output_named_by") == "kit" else None
 
 
 def is_kit_file(path: str) -> bool:
@@ -165,7 +178,8 @@ def check_output_file(path: str, overwrite: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def output_dir(path: str, files: tuple[str, ...], overwrite: bool = False) -> Iterator[str]:
+def output_dir(path: str, files: tuple[str, ...], overwrite: bool = False,
+               stale: Callable[[str], bool] = lambda path: False) -> Iterator[str]:
     """Yield a temporary directory to write one output's ``files`` into; on
     success they go to the directory ``path`` under the writer rule:
 
@@ -173,9 +187,8 @@ def output_dir(path: str, files: tuple[str, ...], overwrite: bool = False) -> It
       ``path`` in one rename (all files or none), with the mode the umask gives;
     - ``path`` is empty, a kit output, or ``overwrite``: each file is renamed
       into it (``manifest.json``, the record, last); the directory, its mode and
-      every other file stay, except the kit's evaluations of the output it
-      replaces (``evaluates``: a metrics.json of the previous set would now be
-      wrong);
+      every other file stay, except the files of a kit output that ``stale``
+      says the new one makes wrong (a set's evaluations: ``evaluated_set``);
     - otherwise OutputError, before anything is written.
 
     On failure the temporary directory is removed and ``path`` is untouched."""
@@ -192,11 +205,11 @@ def output_dir(path: str, files: tuple[str, ...], overwrite: bool = False) -> It
             os.chmod(tmp, 0o777 & ~_umask())              # mkdtemp makes it private; an output is not
             os.replace(tmp, path)
             return
-        stale = [n for n in os.listdir(path) if n not in names and evaluates(os.path.join(path, n), path)] \
+        wrong = [n for n in os.listdir(path) if n not in names and stale(os.path.join(path, n))] \
             if is_kit_dir(path) else []
         for n in names:
             os.replace(os.path.join(tmp, n), os.path.join(path, n))
-        for n in stale:
+        for n in wrong:
             os.remove(os.path.join(path, n))
         os.rmdir(tmp)
     except BaseException:
@@ -204,20 +217,67 @@ def output_dir(path: str, files: tuple[str, ...], overwrite: bool = False) -> It
         raise
 
 
-def load_checked(path: str, what: str, keys: tuple[str, ...], map_location="cpu") -> dict:
+def load_checked(path: str, what: str, keys: tuple[str, ...], map_location="cpu",
+                 advice: str = "delete it and run again") -> dict:
     """``torch.load`` a dict, raising one CheckpointError that says what to do
-    when the file is missing, unreadable or lacks ``keys``."""
+    (``advice``) when the file is missing, unreadable or lacks ``keys``."""
     if not os.path.isfile(path):
         raise CheckpointError(f"{what} not found: {path}")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
         raise CheckpointError(f"{what} {path} is corrupted or not a DataDAM file ({type(e).__name__}); "
-                              "delete it and run again") from None
+                              f"{advice}") from None
     if not isinstance(obj, dict) or any(k not in obj for k in keys):
         raise CheckpointError(f"{what} {path} lacks {[k for k in keys if k not in obj]}; "
-                              "it was not written by this kit, delete it and run again")
+                              f"it was not written by this kit: {advice}")
     return obj
+
+
+LOCK_TAG = "datadam_lib lock, pid"
+
+
+@contextlib.contextmanager
+def exclusive(path: str, what: str) -> Iterator[None]:
+    """Hold the lock file ``path`` while the block writes ``what``: a second
+    run gets one OutputError naming the first one's pid instead of racing it
+    (an flock, so a killed holder leaves no lock behind). The file is removed
+    when the block ends; a file of that name the kit did not write is refused."""
+    import fcntl
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    while True:
+        try:
+            fd, mine = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), True
+        except FileExistsError:
+            try:
+                fd, mine = os.open(path, os.O_RDWR), False
+            except FileNotFoundError:    # its holder just removed it
+                continue
+        f = os.fdopen(fd, "r+")
+        held = f.read(200).strip()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            raise OutputError(f"another run ({held or 'pid unknown'}) is writing {what}; wait for it to end or "
+                              "choose another --out") from None
+        if not mine and held and not held.startswith(LOCK_TAG):
+            f.close()
+            raise OutputError(f"{path} exists and was not written by the kit, which locks {what} under that name; "
+                              "move it away")
+        if os.path.exists(path) and os.path.samestat(os.stat(path), os.fstat(fd)):
+            break
+        f.close()      # its holder removed it between our open and our lock: take a fresh one
+    try:
+        f.seek(0)
+        f.truncate()
+        f.write(f"{LOCK_TAG} {os.getpid()}\n")
+        f.flush()
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        f.close()
 
 
 def git_state(path: str | None = None) -> dict:
