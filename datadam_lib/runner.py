@@ -10,6 +10,9 @@ A run writes into a staging directory and publishes its outputs only when the
 notebook succeeds: a failed or interrupted run leaves the previous figures and
 tables as they were (with their own manifests), and its executed notebook as
 ``results/<scale>/<target>.failed.ipynb`` beside a manifest saying why.
+Each run stages in its own ``results/.stage-TARGET-PID-*`` (a new run
+removes only the stages of runs no longer alive), so two runs of one target
+at the same time both finish.
 Publishing replaces only the kit's own files (``method/io.py``'s writer rule):
 an output path holding a file the kit did not write stops the run before it
 starts, unless ``--overwrite``.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import logging
 import os
 import shutil
 import sys
@@ -177,6 +181,36 @@ def _publish(stage: str, out: str, overwrite: bool) -> list[str]:
     return [dst for _, dst in pairs]
 
 
+class _QuietDeadKernel(logging.Filter):
+    """papermill logs "Kernel died while waiting for execute reply." when
+    Ctrl-C stops the kernel; the runner says why a run stopped in its own line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Kernel died while waiting")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:      # another user's process
+        return True
+    return True
+
+
+def _new_stage(results: str, name: str) -> str:
+    """A staging directory of this run, ``.stage-TARGET-PID-*``, after
+    removing those that runs now dead left behind (killed); a live run's stage
+    is its own business (two runs of one target each publish their outputs)."""
+    prefix = f".stage-{name}-"
+    for stale in glob.glob(os.path.join(results, prefix + "*")):
+        pid = os.path.basename(stale)[len(prefix):].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=results)
+
+
 def run_target(name: str, a) -> int:
     """Execute a target's notebook with papermill; 0 on success, 1 on failure."""
     import papermill as pm
@@ -198,9 +232,7 @@ def run_target(name: str, a) -> int:
     _check_outputs([os.path.join(out_root, o) for o in t.outputs_for(a.scale)]
                    + [os.path.join(results, f"{name}.failed.ipynb")], overwrite)
     os.makedirs(results, exist_ok=True)
-    for stale in glob.glob(os.path.join(out_root, "results", f".stage-{name}-*")):
-        shutil.rmtree(stale, ignore_errors=True)   # left by a killed run
-    stage = tempfile.mkdtemp(prefix=f".stage-{name}-", dir=os.path.join(out_root, "results"))
+    stage = _new_stage(os.path.join(out_root, "results"), name)
     staged_nb = os.path.join(stage, "results", a.scale, f"{name}.ipynb")
     os.makedirs(os.path.dirname(staged_nb))
     for var in ("DATADAM_DATA", "DATADAM_CACHE"):   # the kernel runs in notebooks/
@@ -212,6 +244,8 @@ def run_target(name: str, a) -> int:
     error = None
     old_out = os.environ.get("DATADAM_OUT")
     os.environ["DATADAM_OUT"] = stage        # the notebook writes every output into the stage
+    quiet = _QuietDeadKernel()
+    logging.getLogger("papermill").addFilter(quiet)
     try:
         pm.execute_notebook(src, staged_nb, parameters=params, kernel_name="python3", cwd=os.path.dirname(src),
                             progress_bar=not a.verbose and sys.stderr.isatty(), log_output=a.verbose,
@@ -221,9 +255,12 @@ def run_target(name: str, a) -> int:
         error = f"{e.ename}: {e.evalue}"
     except KeyboardInterrupt:
         error = "interrupted"
+        # nbclient's cell task, cut short, would be logged as "Task exception was never retrieved" at exit
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     except Exception as e:  # a kernel that dies, an unreadable notebook
         error = f"{type(e).__name__}: {e}"
     finally:
+        logging.getLogger("papermill").removeFilter(quiet)
         if old_out is None:
             os.environ.pop("DATADAM_OUT", None)
         else:
@@ -234,15 +271,16 @@ def run_target(name: str, a) -> int:
                 end_time=now(), wall_time_s=wall)
     if error:
         failed = os.path.join(results, f"{name}.failed.ipynb")
-        if os.path.isfile(staged_nb):
+        where = "; no notebook was executed"
+        if os.path.isfile(staged_nb):     # else an earlier failure's notebook and manifest stay as they were
             os.replace(staged_nb, failed)
+            write_json(manifest(output=os.path.relpath(failed, out_root), status="failed", error=error, **info),
+                       failed + ".manifest.json")
+            where = f"; the executed notebook shows where it stopped: {_shown(failed)}"
         shutil.rmtree(stage, ignore_errors=True)
-        write_json(manifest(output=os.path.relpath(failed, out_root), status="failed", error=error, **info),
-                   failed + ".manifest.json")
-        print(f"error: {name} failed: {error}\n  the previous outputs are unchanged; the executed notebook shows "
-              f"where it failed: {_shown(failed)}", file=sys.stderr)
-        if error == "interrupted":
-            raise KeyboardInterrupt
+        if error == "interrupted":        # main() says it in one line
+            raise KeyboardInterrupt(f"{name}: the previous outputs are unchanged{where}")
+        print(f"error: {name} failed: {error}\n  the previous outputs are unchanged{where}", file=sys.stderr)
         return 1
     final_nb = os.path.join(results, f"{name}.ipynb")
     try:
@@ -453,9 +491,9 @@ def main(argv: list[str] | None = None) -> int:
     except TargetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted; finished jobs are cached (cache writes are atomic): run the same command again to "
-              "resume", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"interrupted{f' ({e.args[0]})' if e.args else ''}; finished jobs are cached (cache writes are "
+              "atomic): run the same command again to resume", file=sys.stderr)
         return 130
 
 
