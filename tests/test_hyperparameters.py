@@ -162,12 +162,15 @@ def _work(kind: str, cfg: Config) -> tuple:
     return tuple(capped(v, cfg, gm.CAPS, n) for v, n in zip(gm.loops(10, cfg.baselines.matching), ("outer", "inner")))
 
 
-SMOKE_AS_QUICK = {"distill.iterations": 200, "distill.batch_real": 32}   # smoke's capped fields set to quick's
+def _smoke_and_quick() -> tuple[Config, Config]:
+    """Smoke and quick configs whose distillation and baseline fields are equal (smoke's set to quick's)."""
+    smoke = make_config("paper", "smoke", ipc=10, overrides={"distill.iterations": 200, "distill.batch_real": 32})
+    return smoke, make_config("paper", "quick", ipc=10)
 
 
 @pytest.mark.parametrize("kind", ["dm", "dc", "dsa", "cafe"])
 def test_the_scale_caps_the_baselines_work(kind):
-    smoke, quick = make_config("paper", "smoke", ipc=10, overrides=SMOKE_AS_QUICK), make_config("paper", "quick", ipc=10)
+    smoke, quick = _smoke_and_quick()
     assert smoke.distill == quick.distill and smoke.baselines == quick.baselines
     assert _work(kind, smoke) != _work(kind, quick)
 
@@ -177,7 +180,7 @@ def test_the_scale_caps_the_baselines_work(kind):
                                        "recomputes every cached baseline set)")
 @pytest.mark.parametrize("kind", ["dm", "dc", "dsa", "cafe"])
 def test_the_scale_that_caps_a_baselines_work_is_in_its_key(kind, tiny_data):
-    smoke, quick = make_config("paper", "smoke", ipc=10, overrides=SMOKE_AS_QUICK), make_config("paper", "quick", ipc=10)
+    smoke, quick = _smoke_and_quick()
     assert cache.set_key(kind, smoke, tiny_data()) != cache.set_key(kind, quick, tiny_data())
 
 
