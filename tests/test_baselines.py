@@ -14,7 +14,7 @@ from datadam_lib.method import cafe, coresets
 from datadam_lib.method import gradient_matching as gm
 from datadam_lib.method.baselines import freeze_batchnorm
 from datadam_lib.method.baselines_config import CAFEConfig, MatchingConfig
-from datadam_lib.method.distill import Objective
+from datadam_lib.method.distill import Objective, kcenter_indices
 from datadam_lib.method.losses import pixel_mmd_loss
 from datadam_lib.method.models import EncoderSpec, build_encoder
 from datadam_lib.method.sets import PIXEL_MMD_OVERRIDES, SET_KINDS, dm_config, make_set
@@ -168,9 +168,17 @@ def test_coresets_are_real_images_from_one_feature_network(digits, small_config,
         assert torch.equal(syn.images, digits.x_train[idx]) and torch.equal(syn.labels, digits.y_train[idx])
         assert len(set(idx.tolist())) == 20 and syn.info["feature_epochs"] == 1
     # k-center reused the network herding trained (one payload), at every IPC
-    assert model_cached("kcenter", small_config(ipc=5), digits, root=root)[1]
-    direct = make_set("herding", small_config(ipc=2), digits)
-    assert direct.info["indices"] == set_cached("herding", small_config(ipc=2), digits, root=root)[0].info["indices"]
+    state, hit = model_cached("kcenter", small_config(ipc=5), digits, root=root)
+    assert hit
+    # each set is its selector's choice (checked by hand in test_herding_by_hand and test_distill.py's
+    # brute-force k-center) in the embedding of that trained network, rebuilt here from its weights
+    net = build_encoder(small_config().distill.encoder, 1, 10, 32)
+    net.load_state_dict(state["weights"])
+    with torch.no_grad():
+        emb = net.eval().embed(digits.x_train)
+    for kind, select in (("herding", coresets.herding_indices), ("kcenter", kcenter_indices)):
+        want = select(emb, digits.y_train, 10, 2).flatten().tolist()
+        assert set_cached(kind, small_config(ipc=2), digits, root=root)[0].info["indices"] == want
 
 
 # ---------------------------------------------------------------- DM and pixel MMD

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from datadam_lib import distill, override, random_subset
+from datadam_lib import override, random_subset
+from datadam_lib.method import distill as distill_mod
 from datadam_lib.method.distill import Objective
-from datadam_lib.method.losses import mmd_loss
-from datadam_lib.method.sets import DM_OVERRIDES, SET_KINDS, dm_config, make_set, register
+from datadam_lib.method.losses import class_means, mmd_loss
+from datadam_lib.method.sets import DM_OVERRIDES, SET_KINDS, make_set, register
 
 
 def test_dm_loss_is_the_plain_embedding_mmd(small_config):
@@ -21,13 +22,25 @@ def test_dm_loss_is_the_plain_embedding_mmd(small_config):
     assert obj.loss(stats(real), stats(syn)).item() == pytest.approx(mmd_loss(real, syn).item(), rel=1e-6)
 
 
-def test_dm_and_random_sets(digits, small_config):
-    cfg = small_config(ipc=2, seed=3)
-    dm = make_set("dm", cfg, digits, snapshot_at=(0,))
-    torch.testing.assert_close(dm.images, distill(dm_config(cfg), digits, progress=False).images)
-    assert dm_config(cfg).distill.method == override(cfg, DM_OVERRIDES).distill.method
-    rnd = make_set("random", cfg, digits)
-    x, y = random_subset(digits, 2, seed=3)
+def test_dm_and_random_sets(tiny_data, small_config, monkeypatch):
+    """make_set("dm") runs DM: each iteration's loss is, by hand from that
+    iteration's encoder and real batch, sum_k ||mean real emb - mean syn emb||^2
+    (no SAM term, no lambda, no x100), for DM's own number of iterations."""
+    data = tiny_data(counts=(3, 3, 3), size=16)
+    cfg = small_config(ipc=2, seed=3, width=8, distill__dsa=None, baselines__dm__iterations=2)
+    want, real = [], distill_mod.matched
+
+    def spy(encoder, objective, data_, images, real_idx, *a, **k):
+        with torch.no_grad():
+            mu_real = class_means(encoder.embed(data_.x_train[real_idx.flatten()]), 3)
+            want.append(float((mu_real - class_means(encoder.embed(images), 3)).pow(2).sum()))
+        return real(encoder, objective, data_, images, real_idx, *a, **k)
+    monkeypatch.setattr(distill_mod, "matched", spy)
+    dm = make_set("dm", cfg, data, snapshot_at=(0,))
+    assert len(dm.losses) == 2 and cfg.distill.iterations == 3
+    assert dm.losses == pytest.approx(want, rel=1e-5) and want[0] > 0
+    rnd = make_set("random", cfg, data)
+    x, y = random_subset(data, 2, seed=3)
     assert torch.equal(rnd.images, x) and torch.equal(rnd.labels, y)
     # DataDAM and DM start from the very images Random evaluates (same seed)
     assert torch.equal(dm.snapshots[0], x)
