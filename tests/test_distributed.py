@@ -125,7 +125,13 @@ def test_torchrun_cli_writes_the_single_process_result(tmp_path):
     assert not os.path.exists(str(out) + ".checkpoint.pt")
     torch.set_num_threads(1)
     ref = distill(_config(), load_dataset("digits"), progress=False)
-    torch.testing.assert_close(syn.images, ref.images, atol=1e-5, rtol=0)
+    # Rounding only: each rank runs its classes' convolutions at another batch size than the single
+    # process does (seen: 8e-6 apart on values up to 22, a few float32 ulps, after 3 steps at lr 1 with
+    # the x100 loss). A wrong draw, shard or gather moves images by whole steps (mean 0.4 here), 100x
+    # this tolerance. What each rank must draw is tested directly: the same fresh encoder per iteration
+    # (test_planted.py::test_every_iteration_draws_a_fresh_encoder_from_the_runs_generator) and every
+    # draw made for all classes (test_two_gloo_ranks_equal_the_single_process_run).
+    torch.testing.assert_close(syn.images, ref.images, atol=1e-3, rtol=1e-4)
 
 
 def test_cli_outside_torchrun_says_how_to_launch(capsys, monkeypatch):

@@ -81,7 +81,7 @@ SETUPS = {
 D = ["distill", "--out", "out"]
 E = ["evaluate", "--random", "--ipc", "1"]
 NPZ, FOLDER = "npz:d.npz", "folder:f"
-NO_GPU = torch.cuda.is_available()
+HAS_GPU = torch.cuda.is_available()
 
 # (setup, command, exit code, phrase of the message, phrases it must not contain)
 CASES = [
@@ -97,7 +97,7 @@ CASES = [
     # wrong devices and config values
     ("nothing", D + SMOKE[:2] + ["--device", "gpu"], 2, "--device 'gpu' is not a device; use cpu or cuda", ()),
     pytest.param("nothing", D + SMOKE[:2] + ["--device", "cuda"], 2, "no CUDA device is visible here", (),
-                 marks=pytest.mark.skipif(NO_GPU, reason="this machine has a GPU")),
+                 marks=pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU")),
     ("nothing", D + SMOKE + ["--set", "distill.ipc=abc"], 2, "distill.ipc='abc' is invalid: expected an integer >= 1", ()),
     ("nothing", D + SMOKE + ["--set", "evaluate.num_models=0"], 2, "evaluate.num_models=0 is invalid", ()),
     ("nothing", D + SMOKE + ["--set", "evaluate.batch_size=0"], 2, "evaluate.batch_size=0 is invalid", ()),
