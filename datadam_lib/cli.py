@@ -278,12 +278,6 @@ def cmd_evaluate(a) -> None:
     print(f"{label} [{cfg.preset} preset, {cfg.scale} scale, seed {cfg.seed}]: {result}  -> {out}")
 
 
-def _spread(row: dict) -> str:
-    """A summary row's mean accuracy, +- the spread over its models when
-    there are two or more (one model has no spread)."""
-    return f"{row['mean']:.1f} +- {row['std']:.1f}" if row["n_models"] >= 2 else f"{row['mean']:.1f} (n = 1)"
-
-
 def cmd_quickstart(a) -> None:
     """DataDAM vs Random at each IPC through the kit's cached sweep; prints the
     table (the quickstart notebook adds the figures)."""
@@ -302,11 +296,11 @@ def cmd_quickstart(a) -> None:
                      device=dev, label="quickstart")
     summary = report.summarize(rows)
     print(f"\nDataDAM vs Random on {a.dataset} ({a.preset} preset, {a.scale} scale, seed {a.seed}; "
-          "accuracy %, mean +- std over models)\n")
+          "accuracy %, mean ± std over models, or n = 1)\n")
     print("| IPC | Random | DataDAM | DataDAM - Random | models | images moved (%) |\n|---|---|---|---|---|---|")
     for ipc in a.ipcs:
         r, d = (next(x for x in summary if x["setting"] == f"ipc={ipc}" and x["kind"] == k) for k in ("random", "datadam"))
-        print(f"| {ipc} | {_spread(r)} | {_spread(d)} | {d['mean'] - r['mean']:+.1f} | {d['n_models']} "
+        print(f"| {ipc} | {report.spread(r)} | {report.spread(d)} | {d['mean'] - r['mean']:+.1f} | {d['n_models']} "
               f"| {d['image_change_pct']:.0f} |")
     print(f"\ntotal {time.time() - t0:.0f} s (cached results are reused; --force is not offered here: "
           "delete the cache entry or use ./reproduce.sh quickstart --force)")
