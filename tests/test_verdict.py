@@ -121,3 +121,17 @@ def test_runner_gathers_the_verdicts_into_a_doc(tmp_path, monkeypatch):
     assert "| [fig1](results/quick/fig1.md) | cifar10-5k · quick scale · IPC 10 | shows | 1 of 1 |" in text
     doc.write_text("no markers\n")
     assert main(["verdicts", "--write", str(doc)]) == 2
+
+
+def test_a_targets_table_states_its_verdict(tmp_path, monkeypatch):
+    """Run.table ends with the verdict computed from the rows it tabulates."""
+    from datadam_lib.kit import report
+    monkeypatch.setenv("DATADAM_OUT", str(tmp_path))
+    run = report.start("fig5", "quick", "digits", params={"ipc": 1})
+    row = lambda s, accs: {"setting": s, "label": s, "kind": "datadam", "mean": sum(accs) / 3, "std": 1.0,  # noqa: E731
+                           "n_models": 3, "accuracies": ";".join(map(str, accs))}
+    summary = [row("distance=mse", [50, 51, 52]), row("distance=mae", [40, 41, 42]),
+               row("distance=cosine", [55, 56, 57])]
+    text = run.table(summary, ("datadam",), setting_name="distance")
+    assert "**Verdict: reversed** (1 of 2 claims show" in text          # MSE above MAE, but below cosine
+    assert (tmp_path / "results" / "quick" / "fig5.md").read_text().rstrip().endswith(text.splitlines()[-1])

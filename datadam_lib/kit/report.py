@@ -230,9 +230,16 @@ class Run:
                         "moved the synthetic images from their initialisation.")
         if extra:
             foot += ["", extra]
+        foot += ["", self.verdict(summary)]
         text = "\n".join(head + lines + foot)
         self.save_markdown(text)
         return text
+
+    def verdict(self, summary: list[dict]) -> str:
+        """Whether this run's own numbers show the paper's finding
+        (``kit/verdict.py``, from the target's claims in paper_numbers.toml)."""
+        from .verdict import section
+        return section(list(self.target.paper.claims), summary)
 
     # what ran, in words (titles and headings say this, not the paper's setting)
     def config(self, ipc: int | None = None):
