@@ -226,8 +226,11 @@ def missing_dataset_message(target: str, dataset: str, root: str | None = None) 
              f"./reproduce.sh {target} --dataset digits"]
     if dataset.startswith("cifar"):
         folder = spec.location if spec else "cifar-10-batches-py"
+        npz = (f"--dataset {dataset}:npz:/path/to/cifar.npz (an .npz whose training split is the first M >= "
+               f"{spec.subset.per_block:,} images of each batch in order; docs/targets.md)") if spec and spec.subset else \
+            "--dataset npz:/path/to/cifar.npz (x_train, y_train, x_test, y_test)"
         lines += [f"  - or use a local copy: put {folder}/ under {where}, or pass --root /path/to/datasets "
-                  "(env DATADAM_DATA), or --dataset npz:/path/to/cifar.npz (x_train, y_train, x_test, y_test)",
+                  f"(env DATADAM_DATA), or {npz}",
                   f"  - torchvision can download it: python -c \"import torchvision; "
                   f"torchvision.datasets.{'CIFAR100' if dataset.startswith('cifar100') else 'CIFAR10'}('{where}', download=True)\""]
     else:
