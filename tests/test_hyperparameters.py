@@ -10,7 +10,8 @@ every test that runs the defaults).
 - evaluation: train_model and the grouped ensemble against SGD written out
   by hand (lr, momentum, weight decay, epochs, batch, both schedules);
 - the baselines' own settings (``cfg.baselines``): DM's, DC/DSA's, CAFE's, the
-  coresets' and the generators', read off their optimisers and loops.
+  coresets' and the generators', read off their optimisers and loops;
+- DSA's magnitudes (``distill.dsa``): each one in the parameters it draws.
 
 Each test was seen to fail with a planted bug (the field ignored) in a scratch copy.
 """
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 
 from datadam_lib import make_config, override
 from datadam_lib.kit import cache
-from datadam_lib.method import cafe, coresets, ensemble, generative
+from datadam_lib.method import augment, cafe, coresets, ensemble, generative
 from datadam_lib.method import distill as distill_mod
 from datadam_lib.method import gradient_matching as gm
 from datadam_lib.method.baselines import capped
@@ -395,3 +396,38 @@ def test_generators_train_with_their_own_work(name, layer, units, tiny_data):
     state = generative.train(name, cfg, data)
     assert (state["iterations"], state["width"]) == (3, 4) and all(len(v) == 3 for v in state["losses"].values())
     assert state["weights"][layer].shape[0] == units
+
+
+# ---------------------------------------------------------------- DSA's magnitudes (Table 2)
+
+
+def _draw(n: int = 400, **changes) -> dict:
+    return augment.sample(augment.DSAConfig(**changes), n, 16, torch.Generator().manual_seed(0))
+
+
+def test_each_dsa_magnitude_reaches_its_draws():
+    """Same generator, one magnitude changed: the draws follow it (brightness and
+    saturation scale, contrast shifts, the others bound their range)."""
+    torch.testing.assert_close(_draw(brightness=2.0)["brightness"], 2 * _draw(brightness=1.0)["brightness"])
+    torch.testing.assert_close(_draw(saturation=3.0)["saturation"], 1.5 * _draw(saturation=2.0)["saturation"])
+    torch.testing.assert_close(_draw(contrast=0.7)["contrast"], _draw(contrast=0.5)["contrast"] + 0.2)
+    for crop, shift in ((0.125, 2), (0.25, 4)):                          # int(16 * crop + 0.5) pixels
+        assert int(_draw(crop=crop)["crop"].abs().max()) == shift
+    for flip in (0.0, 1.0):
+        assert float(_draw(flip=flip)["flip"].float().mean()) == flip
+    for scale in (1.0, 1.5):
+        s = _draw(scale=scale)["scale"]
+        assert 1 / scale - 1e-6 <= float(s.min()) and float(s.max()) <= scale + 1e-6 and float(s.max()) > scale - 0.05
+    for rotate in (0.0, 30.0):
+        r = _draw(rotate=rotate)["rotate"].abs().max()
+        assert float(r) == pytest.approx(rotate / 180 * math.pi, abs=0.01)
+
+
+@pytest.mark.parametrize("cutout, side", [(0.25, 4), (0.5, 8)])
+def test_dsa_cutout_erases_a_square_of_its_size(cutout, side):
+    """A centred cutout (row forced to the middle) zeroes side x side pixels, side = int(16 * cutout + 0.5)."""
+    cfg = augment.DSAConfig(ops=("cutout",), cutout=cutout)
+    p = augment.sample(cfg, 1, 16, torch.Generator().manual_seed(0))
+    p["cutout"] = torch.tensor([[8, 8]])
+    out = augment.apply(torch.ones(1, 1, 16, 16), p, cfg)
+    assert int((out == 0).sum()) == side * side
