@@ -79,3 +79,13 @@ def make_small_config(ipc: int = 1, seed: int = 0, width: int = 32, dataset: str
 def small_config():
     """Factory: ``small_config(ipc=1, seed=0, width=32, distill__class_chunk=3, ...)``."""
     return make_small_config
+
+
+@pytest.fixture
+def float64():
+    """Float64 as the default dtype for the test (comparisons that must agree
+    beyond float32 rounding); the previous default comes back afterwards."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)

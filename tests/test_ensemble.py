@@ -21,14 +21,6 @@ from datadam_lib.method.training import model_generator
 from datadam_lib.method.evaluate import test_accuracy as accuracy_of  # not collected as a test
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def _as(data, dtype):
     from dataclasses import replace
     return replace(data, x_train=data.x_train.to(dtype), x_test=data.x_test.to(dtype))

@@ -248,14 +248,6 @@ def test_every_distillation_field_reaches_the_loop(tiny_data, small_config, sgd,
 # ---------------------------------------------------------------- evaluation: SGD by hand
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def _lr(cfg: EvalConfig, epoch: int) -> float:
     if cfg.schedule == "step":                                       # StepLR (Table 2)
         return cfg.lr * cfg.gamma ** (epoch // cfg.step_size)
