@@ -30,7 +30,7 @@ import tempfile
 import textwrap
 import time
 
-from .families import load_all
+from .families import load_all, visuals
 from .kit.paths import absolute_dataset, cache_root, display_dataset, kit_root, output_root
 from .kit.registry import MEASURED_FILE, SCALES, TargetError, dataset_present, get, measured, missing_dataset_message, \
     ordered
@@ -116,6 +116,12 @@ def list_targets(root: str | None = None, file=None) -> None:
     print(textwrap.fill("run one: ./reproduce.sh TARGET [--scale smoke|quick|paper] [--dataset NAME] "
                         f"[--preset {'|'.join(PRESETS)}] [--force]", WIDTH, subsequent_indent="  "), file=file)
     missing = sorted(d for d, ok in present.items() if ok is False)
+    grids = [t.name for t in ordered() if t.name in visuals.GRID_TARGETS and present.get(t.default_dataset) is False]
+    if grids:
+        print(textwrap.fill(f"image grids without their data: {', '.join(grids)} run only on their own dataset's "
+                            "images (or a fixed part of them, e.g. cifar10-5k) and on any other data say \"needs "
+                            "DATASET\" rather than draw a stand-in under its name (any data at --scale smoke)", WIDTH),
+              file=file)
     if missing:
         print(textwrap.fill(f"missing data ({', '.join(missing)}): add --dataset digits to run on the built-in "
                             "digits, or see `python -m datadam_lib datasets`", WIDTH), file=file)
@@ -220,6 +226,8 @@ def run_target(name: str, a) -> int:
     dataset = a.dataset or os.environ.get("DATADAM_DATASET") or t.default_dataset
     if dataset_present(dataset, a.root) is False:
         raise TargetError(missing_dataset_message(name, dataset, a.root))
+    if why := visuals.refuses(name, dataset, a.scale):    # a grid of other images under its dataset's name
+        raise TargetError(why)
     params = _params(t, a)
     sets = _set_env(a)
     kit = kit_root()
@@ -308,6 +316,7 @@ def _cache_is_empty() -> bool:
     return not any(os.listdir(d) for d in (os.path.join(root, "sets"), os.path.join(root, "eval")) if os.path.isdir(d))
 
 
+SKIPPED_NEEDS = "skipped: needs "   # all: a target that cannot run on this data (an image grid), not a failure
 ALL_RECORD = "all.json"   # results/<scale>/all.json: the last `all` run, target by target (runner measure reads it)
 
 
@@ -323,6 +332,10 @@ def run_all(a) -> int:
         n = t.name
         dataset = a.dataset or os.environ.get("DATADAM_DATASET") or t.default_dataset
         b = a
+        if visuals.refuses(n, dataset, a.scale) or (n in visuals.GRID_TARGETS and a.scale != "smoke"
+                                                    and dataset_present(dataset, a.root) is False):
+            results.append((n, f"{SKIPPED_NEEDS}{t.default_dataset} (an image grid draws no stand-in)", None))
+            continue
         if dataset_present(dataset, a.root) is False:
             if a.scale != "smoke":
                 results.append((n, f"skipped: {dataset} not present (add --dataset digits, or --root PATH)", None))
@@ -394,11 +407,12 @@ def record_measured(scale: str, machine: str, targets: list[str] | None = None) 
     whole = os.path.join(output_root(), "results", scale, ALL_RECORD)
     if os.path.isfile(whole):   # the whole kit, when it ran from an empty cache and every target succeeded
         w = json.load(open(whole))
-        if w.get("cold_start") and all(t["status"].startswith("ok") for t in w["targets"]):
-            data.setdefault("all", {}).update({f"{scale}_s": w["wall_time_s"], f"{scale}_targets": len(w["targets"]),
+        ran = [t for t in w["targets"] if not t["status"].startswith(SKIPPED_NEEDS)]   # grids without their data
+        if w.get("cold_start") and ran and all(t["status"].startswith("ok") for t in ran):
+            data.setdefault("all", {}).update({f"{scale}_s": w["wall_time_s"], f"{scale}_targets": len(ran),
                                                f"{scale}_dataset": w.get("dataset") or "each target's own",
                                                f"{scale}_date": w["started"][:10]})
-            for t in w["targets"]:
+            for t in ran:
                 data.setdefault(t["target"], {})[f"{scale}_in_all_s"] = t["wall_time_s"]
     data.setdefault("machine", {})[scale] = machine
     lines = ["# Measured cold wall times (seconds) of each target's notebook, written by",

@@ -171,3 +171,17 @@ def test_a_grid_needs_its_own_dataset_outside_smoke_scale(monkeypatch):
     with pytest.raises(TargetError, match="^fig18 needs tinyimagenet"):
         visuals.grid("fig18", scale="paper", dataset="cifar10-5k")
     visuals.check_dataset(get("fig16"), "digits", "smoke")        # smoke checks code paths on any data
+    assert visuals.refuses("fig16", "digits", "quick").startswith("fig16 needs cifar100")
+    assert visuals.refuses("fig3", "digits", "quick") is None and visuals.refuses("fig16", "cifar100", "quick") is None
+
+
+def test_the_runner_says_what_a_grid_needs_before_it_starts(capsys):
+    import io
+
+    from datadam_lib.runner import list_targets, main
+    assert main(["run", "fig20", "--dataset", "digits", "--scale", "quick"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: fig20 needs imagenette: ")
+    out = io.StringIO()
+    list_targets("/nonexistent", file=out)                       # no dataset but digits there
+    assert "image grids without their data: fig14, fig15, fig16" in " ".join(out.getvalue().split())

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..kit import plots, report
+from ..kit.paths import display_dataset
 from ..kit.registry import Setting, Target, get, register, settings
 from ..kit.sweep import run_sweep
 from .ablations import Result
@@ -150,7 +151,7 @@ def _cells(params: dict, data) -> tuple[dict[int, list[str]], list[tuple[str, st
     for ipc in params["ipcs"]:
         if ipc > smallest:
             k = int(data.counts.argmin())
-            notes.append(f"IPC {ipc} left out: class {data.classes[k]!r} of {data.name} has only {smallest} "
+            notes.append(f"IPC {ipc} left out: class {data.classes[k]!r} of {display_dataset(data.name)} has only {smallest} "
                          "training images, fewer than a set of real images would hold.")
             skipped += [(f"ipc={ipc}", kind) for kind in kinds]
             continue

@@ -48,7 +48,25 @@ def check_dataset(t: Target, dataset: str, scale: str) -> None:
     if scale != "smoke" and not same_images(dataset, t.default_dataset):
         raise TargetError(f"{t.name} needs {t.default_dataset}: it is a picture of that dataset's images, and "
                           f"{display_dataset(dataset)} would stand under its name (`python -m datadam_lib datasets` "
-                          f"says how to get it; any dataset runs at --scale smoke, a code-path check)")
+                          f"says how to get it; --dataset {t.default_dataset}:npz:PATH reads its images from an .npz; "
+                          "any dataset runs at --scale smoke, a code-path check)")
+
+
+GRID_TARGETS = tuple(f"fig{n}" for n, *_ in GRIDS)
+
+
+def refuses(name: str, dataset: str, scale: str) -> str | None:
+    """Why target ``name`` will not run on ``dataset`` at ``scale`` (a grid
+    on other images than its own: :func:`check_dataset`), else None; the
+    runner asks before it starts a notebook."""
+    if name not in GRID_TARGETS:
+        return None
+    from ..kit.registry import get
+    try:
+        check_dataset(get(name), dataset, scale)
+    except TargetError as e:
+        return str(e)
+    return None
 
 
 def _grid_params(ipc: int, classes: int, per_class: int) -> dict[str, dict]:
