@@ -180,7 +180,8 @@ def table(results_dir: str, targets, link: str = "") -> str:
         with open(path) as f:
             for line in f:
                 if line.startswith("**Ours:**") and not ours:
-                    ours = re.sub(r"\s*·\s*[\d/]+$", "", line[len("**Ours:**"):].split("evaluated models")[0].strip(" ·"))
+                    head = line[len("**Ours:**"):].split("evaluated models")[0].split(":")[0].split(",")[0]
+                    ours = re.sub(r"\s*·\s*[\d/]+$", "", " · ".join(head.strip(" ·\n").split(" · ")[:5]))
                 if line.startswith(MARK):
                     m = re.match(re.escape(MARK) + r": (.+?)\*\*(?: \((\d+ of \d+) claims show)?", line)
                     word, shown = (m.group(1), m.group(2) or "—") if m else (word, shown)
