@@ -40,6 +40,11 @@ def _value(text: str):
         return text
 
 
+def code_version() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                          text=True).stdout.strip()
+
+
 def machine() -> str:
     import torch
     cpu = platform.processor() or platform.machine()
@@ -118,7 +123,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     table, _ = run(a)
     cmd = "python benchmarks/fidelity.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
+    sha = code_version()
     data = f"{a.as_} (from {os.path.basename(a.npz)})" if a.as_ else os.path.basename(a.npz)
     head = (f"### {a.label or 'fp32'}: {data}, {a.iterations} iterations x batch_real "
             f"{a.batch_real}, {a.epochs} evaluation epochs x {a.models} models, seeds {a.seeds}"
@@ -126,11 +131,16 @@ def main(argv=None) -> int:
     text = (f"{head}\n\n{table}\n\nAccuracy %, mean ± std over the evaluated models. Command: `{cmd}` · "
             f"code {sha} · {machine()} · {time.strftime('%Y-%m-%d')} · {time.time() - t0:.0f} s "
             "(cached parts not recomputed).\n")
-    print(text)
-    if a.out != "-":
-        with open(a.out, "a") as f:
-            f.write("\n" + text)
+    emit(text, a.out)
     return 0
+
+
+def emit(text: str, out: str) -> None:
+    """Print a table and append it to the markdown file ``out`` ('-': print only)."""
+    print(text)
+    if out != "-":
+        with open(out, "a") as f:
+            f.write("\n" + text)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from fidelity import code_version, emit, machine  # noqa: E402  (beside this script)
+
 SETTINGS = {                    # name -> overrides (the quick ablations' settings; families/ablations.py)
     "DataDAM (default)": {},
     "L_SAM only": {"distill.method.components": ("sam",)},
@@ -121,11 +123,9 @@ def shares_table(a, argv) -> int:
     text = (f"### Each term's share of the gradient at the initial images ({display_dataset(a.dataset)})\n\n"
             + "\n".join(lines) + "\n\nMean over 4 fresh encoders of one step's size relative to the images' norm "
             "(lr 1, the paper preset's x100 and λ), and of the cosine between the two terms' gradients. Command: "
-            f"`python benchmarks/sam_scale.py {' '.join(argv if argv is not None else sys.argv[1:])}`.\n")
-    print(text)
-    if a.out != "-":
-        with open(a.out, "a") as f:
-            f.write("\n" + text)
+            f"`python benchmarks/sam_scale.py {' '.join(argv if argv is not None else sys.argv[1:])}` · code "
+            f"{code_version()} · {machine()} · {time.strftime('%Y-%m-%d')}.\n")
+    emit(text, a.out)
     return 0
 
 
@@ -190,12 +190,10 @@ def main(argv=None) -> int:
             "initial images, over 4 fresh encoders, each term times the loss scale x100 (a step of 0.1 moves the "
             "images by a tenth of their norm). *kit vs float64*: ||g32 − g64|| / ||g64|| for one step's gradient "
             f"(the kit's float32 paths against plain float64 autograd). Command: `python benchmarks/sam_scale.py "
-            f"{' '.join(argv if argv is not None else sys.argv[1:])}` · {time.strftime('%Y-%m-%d')} · "
+            f"{' '.join(argv if argv is not None else sys.argv[1:])}` · code {code_version()} · {machine()} · "
+            f"{time.strftime('%Y-%m-%d')} · "
             f"{time.time() - t0:.0f} s.\n")
-    print(text)
-    if a.out != "-":
-        with open(a.out, "a") as f:
-            f.write("\n" + text)
+    emit(text, a.out)
     return 0
 
 

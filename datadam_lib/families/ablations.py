@@ -225,7 +225,7 @@ def run(name: str, *, scale: str = "quick", dataset: str | None = None, preset: 
     extra = _add_image_stats(summary, rows, run_) if ab.images else ""
     run_.save_csv(summary, rows)
     figures = {"": plots.accuracy_bars(summary, xlabel=ab.xlabel, kinds=ab.kinds, title=_title(t, run_),
-                                       paper=None if run_.comparable else t.paper, names=report.KIND_NAMES)}
+                                       paper=t.paper, names=report.KIND_NAMES)}
     run_.save_figure(figures[""])
     if ab.images:
         figures["images"] = _images(rows, run_, f"{t.title}: the learned images\n{run_.label}",
@@ -373,7 +373,7 @@ def quickstart(*, scale: str = "quick", dataset: str = "digits", preset: str = "
     run_.save_figure(figures["synthetic"], "synthetic")
     figures[""] = plots.accuracy_bars(summary, xlabel="images per class", kinds=("datadam", "random"),
                                       title=f"DataDAM vs Random\n{run_.label}",
-                                      paper=None if run_.comparable else t.paper, names=report.KIND_NAMES)
+                                      paper=t.paper, names=report.KIND_NAMES)
     run_.save_figure(figures[""])
     table = run_.table(summary, kinds=("random", "datadam"), setting_name="IPC")
     return Result(run_, rows, summary, figures, table, _vs_random(summary))

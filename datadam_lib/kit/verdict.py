@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 SHOWS, NOT_SHOWN, REVERSED, NO_VERDICT = "shows", "does not show", "reversed", "no verdict"
 Z = 2.0                   # a difference counts when it exceeds 2 standard errors
-MARK = "**Verdict"        # how a results .md states it (gather() reads it back)
+MARK = "**Verdict"        # how a results .md states it (read() and the site read it back)
 
 
 @dataclass(frozen=True)
@@ -137,32 +137,28 @@ def values_from_summary(summary: list[dict]) -> dict[tuple[str, str, str], list[
     return out
 
 
-def section(claim_lines: list[str], summary: list[dict], finding: str = "") -> str:
+def section(claim_lines: list[str], summary: list[dict]) -> str:
     """The verdict as markdown for a results .md: the overall word, then each
     claim with its numbers."""
     claims = [Claim.parse(c) for c in claim_lines]
     if not claims:
         return f"{MARK}: {NO_VERDICT}** (the paper's finding here is not a comparison of this run's numbers)."
-    outcomes = [judge(c, values_from_summary(summary)) for c in claims]
+    values = values_from_summary(summary)
+    outcomes = [judge(c, values) for c in claims]
     word = overall(outcomes)
     n_shown = sum(o.status == SHOWS for o in outcomes)
     lines = [f"{MARK}: {word}** ({n_shown} of {len(outcomes)} claims show; computed from this run's numbers: "
-             f"a difference counts when it exceeds {Z:g} standard errors of the pooled spread)."
-             + (f" The paper: {finding}." if finding else "")]
+             f"a difference counts when it exceeds {Z:g} standard errors of the pooled spread)."]
     for o in outcomes:
         lines.append(f"- {o.status}: {o.claim.describe()}"
                      + (f" — the paper: {o.claim.text}" if o.claim.text else "") + f" ({o.detail})")
     return "\n".join(lines)
 
 
-def read(md_path: str) -> str | None:
-    """The verdict word a results .md states (None if it states none)."""
-    with open(md_path) as f:
-        for line in f:
-            if line.startswith(MARK):
-                m = re.match(re.escape(MARK) + r": (.+?)\*\*", line)
-                return m.group(1) if m else None
-    return None
+def read(line: str) -> tuple[str, str]:
+    """The verdict word and "k of n" that a results .md's verdict line states."""
+    m = re.match(re.escape(MARK) + r": (.+?)\*\*(?: \((\d+ of \d+) claims show)?", line)
+    return (m.group(1), m.group(2) or "—") if m else (NO_VERDICT, "—")
 
 
 def table(results_dir: str, targets, link: str = "") -> str:
@@ -183,8 +179,7 @@ def table(results_dir: str, targets, link: str = "") -> str:
                     head = line[len("**Ours:**"):].split("evaluated models")[0].split(":")[0].split(",")[0]
                     ours = re.sub(r"\s*·\s*[\d/]+$", "", " · ".join(head.strip(" ·\n").split(" · ")[:5]))
                 if line.startswith(MARK):
-                    m = re.match(re.escape(MARK) + r": (.+?)\*\*(?: \((\d+ of \d+) claims show)?", line)
-                    word, shown = (m.group(1), m.group(2) or "—") if m else (word, shown)
+                    word, shown = read(line)
         name = f"[{t.name}]({link}/{t.name}.md)" if link else t.name
         rows.append(f"| {name} | {ours} | {word} | {shown} |")
     return "\n".join(rows)
