@@ -171,8 +171,11 @@ def _distiller(j, data, overrides: dict):
     import torch
 
     from datadam_lib import make_config
-    from datadam_lib.method.distill import INITS, GraphedStep, Objective, auto_chunk, check_config, step
+    from datadam_lib.method.distill import check_config
+    from datadam_lib.method.init import INITS
+    from datadam_lib.method.losses import Objective
     from datadam_lib.method.models import build_encoder
+    from datadam_lib.method.step import GraphedStep, auto_chunk, step
     from datadam_lib.method.training import deterministic
     over = {"distill.autocast": j.get("autocast", "none"), **overrides}
     cfg = make_config(j["preset"], dataset=data.name, ipc=j.get("ipc", IPC), overrides=over)

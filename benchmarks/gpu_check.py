@@ -43,10 +43,10 @@ def main() -> int:
     p.add_argument("--iterations", type=int, default=200, help="part 4: distill() iterations per timing (default 200)")
     a = p.parse_args()
 
+    import bench
     import torch
     import torch.nn.functional as F
 
-    import bench
     from datadam_lib import distill, evaluate, load_dataset, make_config, random_subset
     from datadam_lib.method import augment, training
     dev = torch.device(a.device)

@@ -51,8 +51,10 @@ def gradient_shares(cfg, data, encoders: int = 4):
     import torch
 
     from datadam_lib.method.config import override
-    from datadam_lib.method.distill import INITS, Objective, draw, matched
+    from datadam_lib.method.init import INITS
+    from datadam_lib.method.losses import Objective
     from datadam_lib.method.models import build_encoder
+    from datadam_lib.method.step import draw, matched
     d = cfg.distill
     g = torch.Generator().manual_seed(cfg.seed)
     images = INITS[d.init](data, d.ipc, g, cfg).detach()
@@ -85,8 +87,10 @@ def grad_check(cfg, data) -> float:
     draws, over the images (a gradient bug would show here)."""
     import torch
 
-    from datadam_lib.method.distill import INITS, Objective, draw, matched
+    from datadam_lib.method.init import INITS
+    from datadam_lib.method.losses import Objective
     from datadam_lib.method.models import build_encoder
+    from datadam_lib.method.step import draw, matched
     d = cfg.distill
     g = torch.Generator().manual_seed(cfg.seed)
     images = INITS[d.init](data, d.ipc, g, cfg).detach()

@@ -17,10 +17,12 @@ from .method import __version__
 from .method.augment import DSAConfig
 from .method.config import PRESETS, SCALES, Config, DistillConfig, EvalConfig, MethodConfig, make_config, override
 from .method.data import DATASETS, DataError, DatasetNotFoundError, RealData, load_dataset
-from .method.distill import Objective, SyntheticSet, distill
+from .method.distill import distill
 from .method.evaluate import EvalResult, evaluate, random_subset
 from .method.io import CheckpointError
+from .method.losses import Objective
 from .method.models import EncoderSpec, build_encoder
+from .method.synthetic import SyntheticSet
 
 __all__ = [
     "__version__", "DSAConfig", "PRESETS", "SCALES", "Config", "DistillConfig", "EvalConfig", "MethodConfig",

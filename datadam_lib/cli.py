@@ -126,8 +126,8 @@ def prepare_distill(a):
     """Everything ``distill`` checks before it computes: the config, the
     device, --out and its checkpoint path (None with --checkpoint-every 0: the
     run neither reads nor writes one). Returns (config, device, checkpoint)."""
-    from .method.distill import SyntheticSet
     from .method.io import check_creatable, check_device, check_output_dir
+    from .method.synthetic import SyntheticSet
     cfg = _config(a)
     dev = check_device(a.device)
     check_output_dir(a.out, SyntheticSet.FILES, a.overwrite)
@@ -168,7 +168,7 @@ def _set_config(a):
     the --set fields that concern evaluation applied; options that describe
     how a set is made are refused when they disagree with the set."""
     from .method.config import PRESETS, override, scale_evaluation
-    from .method.distill import SyntheticSet
+    from .method.synthetic import SyntheticSet
     syn = SyntheticSet.load(a.dir)
     cfg = syn.config
     given = getattr(a, "given", set())
@@ -282,6 +282,7 @@ def cmd_quickstart(a) -> None:
     """DataDAM vs Random at each IPC through the kit's cached sweep; prints the
     table (the quickstart notebook adds the figures)."""
     import time
+
     from .kit import report
     from .kit.registry import settings
     from .kit.sweep import run_sweep

@@ -37,6 +37,7 @@ import warnings
 
 import torch
 import torch.distributed as dist
+
 # Before any init_process_group: torch.distributed.nn.functional's collectives
 # take ``group=group.WORLD`` as a default argument, evaluated when the module
 # is first imported. The first optimizer a run builds imports it (through
@@ -48,7 +49,9 @@ import torch.distributed.nn  # noqa: F401,E402
 
 from .method.config import Config
 from .method.data import RealData
-from .method.distill import Shard, SyntheticSet, distill
+from .method.distill import distill
+from .method.step import Shard
+from .method.synthetic import SyntheticSet
 
 
 def class_slice(num_classes: int, rank: int, world_size: int) -> tuple[int, int]:

@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 
 from datadam_lib import make_config, override, random_subset
-from datadam_lib.method import cafe, coresets
-from datadam_lib.method import gradient_matching as gm
-from datadam_lib.method.baselines import freeze_batchnorm
+from datadam_lib.method.baselines import cafe, coresets
+from datadam_lib.method.baselines import gradient_matching as gm
+from datadam_lib.method.baselines.common import freeze_batchnorm
+from datadam_lib.method.baselines.sets import PIXEL_MMD_OVERRIDES, SET_KINDS, dm_config, make_set
 from datadam_lib.method.baselines_config import CAFEConfig, MatchingConfig
-from datadam_lib.method.distill import Objective, kcenter_indices
-from datadam_lib.method.losses import pixel_mmd_loss
+from datadam_lib.method.init import kcenter_indices
+from datadam_lib.method.losses import Objective, pixel_mmd_loss
 from datadam_lib.method.models import EncoderSpec, build_encoder
-from datadam_lib.method.sets import PIXEL_MMD_OVERRIDES, SET_KINDS, dm_config, make_set
 
 
 def gen(seed: int = 0) -> torch.Generator:

@@ -1,5 +1,5 @@
 """The baselines family (families/baselines.py) and what it draws with
-(method/tsne.py, kit.plots.tsne_panels): settings and their keys, cells left
+(method/baselines/tsne.py, kit.plots.tsne_panels): settings and their keys, cells left
 out and why, sets shared across evaluations, Fig. 9's numbers by hand."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datadam_lib import make_config
 from datadam_lib.families import baselines
 from datadam_lib.kit import cache, plots
 from datadam_lib.kit.registry import TARGETS, paper_numbers
-from datadam_lib.method.tsne import joint_tsne, placement
+from datadam_lib.method.baselines.tsne import joint_tsne, placement
 
 
 def test_ipc_settings_carry_the_runs_work():

@@ -9,7 +9,7 @@ import torch
 
 from datadam_lib import override
 from datadam_lib.kit import cache
-from datadam_lib.method.distill import SyntheticSet
+from datadam_lib.method.synthetic import SyntheticSet
 
 
 @pytest.fixture

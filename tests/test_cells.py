@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from datadam_lib.method import cells
+from datadam_lib.method.nas import cells
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 

@@ -202,13 +202,16 @@ def test_good_values_of_other_types_pass():
 
 def test_the_choices_are_the_registries_names():
     """config.py lists the names of registries that live above it: they must agree."""
-    from datadam_lib.method import config, distill, training
-    assert set(config.INIT_METHODS) == set(distill.INITS)
+    from datadam_lib.method import config, losses, training
+    from datadam_lib.method.init import INITS
+    from datadam_lib.method.losses import Objective
+    assert set(config.INIT_METHODS) == set(INITS)
+    assert config.NORMALISATIONS == tuple(losses.NORMALISATIONS) and config.DISTANCES == tuple(losses.DISTANCES)
     assert set(config.EVAL_AUGMENT_NAMES) == set(training.EVAL_AUGMENTS)
     for s in config.SCHEDULES:
         training.lr_at(dataclasses.replace(make_config().evaluate, schedule=s), 0)
     assert set(config.LOSS_COMPONENTS) == {"sam", "mmd", "feature", "pixel"}
-    objective = distill.Objective(dataclasses.replace(make_config().distill.method, components=config.LOSS_COMPONENTS), 32)
+    objective = Objective(dataclasses.replace(make_config().distill.method, components=config.LOSS_COMPONENTS), 32)
     assert set(objective.m.components) == set(config.LOSS_COMPONENTS)
 
 

@@ -13,10 +13,12 @@ import datadam_lib
 from datadam_lib import CheckpointError, DataError, SyntheticSet, distill, override
 from datadam_lib.method.augment import DSAConfig
 from datadam_lib.method.config import MethodConfig
-from datadam_lib.method.validation import ConfigError
-from datadam_lib.method.distill import Objective, check_config, kcenter_indices, step
-from datadam_lib.method.losses import attention_map, class_means
+from datadam_lib.method.distill import check_config
+from datadam_lib.method.init import kcenter_indices
+from datadam_lib.method.losses import Objective, attention_map, class_means
 from datadam_lib.method.models import EncoderSpec, build_encoder
+from datadam_lib.method.step import step
+from datadam_lib.method.validation import ConfigError
 
 
 def gen(seed: int) -> torch.Generator:
@@ -300,7 +302,8 @@ def _interrupt_at(monkeypatch, iterations: set[int], times: int = 1):
 def test_ctrl_c_finishes_the_iteration_writes_a_checkpoint_and_resumes_exactly(baseline, digits, tmp_path,
                                                                                 monkeypatch):
     import signal
-    from datadam_lib.method.distill import Interrupted
+
+    from datadam_lib.method.checkpoint import Interrupted
     cfg, syn = baseline
     ck = str(tmp_path / "c.pt")
     _interrupt_at(monkeypatch, {2})
@@ -315,7 +318,7 @@ def test_ctrl_c_finishes_the_iteration_writes_a_checkpoint_and_resumes_exactly(b
 
 
 def test_a_second_ctrl_c_stops_at_once(baseline, digits, tmp_path, monkeypatch):
-    from datadam_lib.method.distill import Interrupted
+    from datadam_lib.method.checkpoint import Interrupted
     cfg, _ = baseline
     _interrupt_at(monkeypatch, {2}, times=2)
     with pytest.raises(KeyboardInterrupt) as e:
@@ -431,14 +434,14 @@ def test_load_missing_or_inconsistent(tmp_path, small_config):
 
 @pytest.mark.parametrize("fail", ["torch.save", "write_json"])
 def test_failed_save_leaves_nothing_half_written(tmp_path, small_config, monkeypatch, fail):
-    distill_mod = importlib.import_module("datadam_lib.method.distill")
+    synthetic_mod = importlib.import_module("datadam_lib.method.synthetic")
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
     if fail == "torch.save":
         monkeypatch.setattr(torch, "save", boom)
     else:
-        monkeypatch.setattr(distill_mod, "write_json", boom)
+        monkeypatch.setattr(synthetic_mod, "write_json", boom)
     out = tmp_path / "out"
     with pytest.raises(OSError, match="disk full"):
         _small_set(small_config).save(str(out))
@@ -447,14 +450,14 @@ def test_failed_save_leaves_nothing_half_written(tmp_path, small_config, monkeyp
 
 
 def test_failed_save_keeps_the_previous_set(tmp_path, small_config, monkeypatch):
-    distill_mod = importlib.import_module("datadam_lib.method.distill")
+    synthetic_mod = importlib.import_module("datadam_lib.method.synthetic")
     out = tmp_path / "out"
     old = _small_set(small_config)
     old.save(str(out))
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
-    monkeypatch.setattr(distill_mod, "write_json", boom)
+    monkeypatch.setattr(synthetic_mod, "write_json", boom)
     with pytest.raises(OSError):
         _small_set(small_config, seed=1).save(str(out))
     monkeypatch.undo()

@@ -15,8 +15,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from datadam_lib import SyntheticSet, distill, load_dataset, make_config
-from datadam_lib.method.data import RealData
 from datadam_lib.distributed import class_slice, distill_sharded
+from datadam_lib.method.data import RealData
 
 LOOPBACK = "lo0" if sys.platform == "darwin" else "lo"
 

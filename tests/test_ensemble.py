@@ -16,9 +16,11 @@ from torch import nn
 
 from datadam_lib import EncoderSpec, EvalConfig, evaluate, random_subset
 from datadam_lib.method import ensemble
+from datadam_lib.method.evaluate import (
+    test_accuracy as accuracy_of,  # not collected as a test
+)
 from datadam_lib.method.evaluate import train_model
 from datadam_lib.method.training import model_generator
-from datadam_lib.method.evaluate import test_accuracy as accuracy_of  # not collected as a test
 
 
 def _as(data, dtype):

@@ -1,4 +1,4 @@
-"""Speed settings change nothing but speed (models.GroupNorm / AvgPool2d / ReLU,
+"""Speed settings change nothing but speed (fast.modules.GroupNorm / AvgPool2d / ReLU,
 training.memory_format, keep_freed_memory, the sync-free DSA), and the bf16
 switch (``*.autocast``) does what it says, falling back where bf16 is not native.
 No timing is asserted here: speed targets live in benchmarks/."""
@@ -14,9 +14,11 @@ from torch import nn
 from datadam_lib import EncoderSpec, EvalConfig, make_config, override, random_subset
 from datadam_lib.kit.cache import distill_key, eval_key
 from datadam_lib.method import augment, training
-from datadam_lib.method.distill import Objective, step
-from datadam_lib.method.evaluate import test_accuracy as accuracy_of, train_model
+from datadam_lib.method.evaluate import test_accuracy as accuracy_of
+from datadam_lib.method.evaluate import train_model
+from datadam_lib.method.losses import Objective
 from datadam_lib.method.models import AvgPool2d, GroupNorm, ReLU, build_encoder
+from datadam_lib.method.step import step
 from datadam_lib.method.training import EVAL_AUGMENTS, autocast, lr_at, model_generator
 
 FORMATS = [torch.contiguous_format, torch.channels_last]

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from datadam_lib.kit.cache import model_cached, set_cached
-from datadam_lib.method import generative as gen_mod
-from datadam_lib.method.sets import SET_KINDS, make_set
+from datadam_lib.method.baselines import generative as gen_mod
+from datadam_lib.method.baselines.sets import SET_KINDS, make_set
 
 
 def gen(seed: int = 0) -> torch.Generator:

@@ -26,16 +26,17 @@ import torch.nn.functional as F
 
 from datadam_lib import make_config, override
 from datadam_lib.kit import cache
-from datadam_lib.method import augment, cafe, coresets, ensemble, generative
-from datadam_lib.method import distill as distill_mod
-from datadam_lib.method import gradient_matching as gm
-from datadam_lib.method.baselines import capped
+from datadam_lib.method import augment, ensemble
+from datadam_lib.method import step as step_mod
+from datadam_lib.method.baselines import cafe, coresets, generative
+from datadam_lib.method.baselines import gradient_matching as gm
+from datadam_lib.method.baselines.common import capped
+from datadam_lib.method.baselines.sets import SET_KINDS, dm_config, get_kind
 from datadam_lib.method.baselines_config import CAFEConfig
 from datadam_lib.method.config import Config, EvalConfig
 from datadam_lib.method.distill import distill
 from datadam_lib.method.evaluate import train_model
 from datadam_lib.method.models import EncoderSpec, build_encoder
-from datadam_lib.method.sets import SET_KINDS, dm_config, get_kind
 from datadam_lib.method.training import model_generator
 
 # ---------------------------------------------------------------- cache keys, field by field
@@ -226,7 +227,7 @@ def test_every_distillation_field_reaches_the_loop(tiny_data, small_config, sgd,
                        distill__batch_real=2, distill__encoder_train_mode=False, distill__class_chunk=2,
                        distill__encoder__norm="batch", distill__method__task_balance=0.3,
                        distill__dsa__ops=("color", "flip"))
-    calls, real = [], distill_mod.matched
+    calls, real = [], step_mod.matched
 
     def spy(encoder, objective, data_, images, real_idx, params, dsa, chunk, classes=None, precision="none"):
         calls.append({"training": encoder.training, "width": encoder.stages[0].body[0].out_channels,
@@ -234,7 +235,7 @@ def test_every_distillation_field_reaches_the_loop(tiny_data, small_config, sgd,
                       "batch": real_idx.shape, "dsa": dsa, "chunk": chunk, "method": objective.m,
                       "lam": objective.lam, "precision": precision})
         return real(encoder, objective, data_, images, real_idx, params, dsa, chunk, classes, precision)
-    monkeypatch.setattr(distill_mod, "matched", spy)
+    monkeypatch.setattr(step_mod, "matched", spy)
     distill(cfg, data, progress=False)
     assert len(calls) == 2
     c = calls[0]

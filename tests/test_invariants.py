@@ -20,9 +20,11 @@ from datadam_lib import EncoderSpec, EvalConfig, evaluate, random_subset
 from datadam_lib.method.augment import DSAConfig
 from datadam_lib.method.config import MethodConfig
 from datadam_lib.method.data import RealData
-from datadam_lib.method.distill import Objective, step
-from datadam_lib.method.evaluate import test_accuracy as accuracy_of, train_model
+from datadam_lib.method.evaluate import test_accuracy as accuracy_of
+from datadam_lib.method.evaluate import train_model
+from datadam_lib.method.losses import Objective
 from datadam_lib.method.models import build_encoder
+from datadam_lib.method.step import step
 from datadam_lib.method.training import model_generator
 
 evaluate_mod = importlib.import_module("datadam_lib.method.evaluate")

@@ -9,9 +9,8 @@ import torch
 
 from datadam_lib.method import losses
 from datadam_lib.method.config import MethodConfig
-from datadam_lib.method.distill import Objective
-from datadam_lib.method.losses import (attention_map, channel_power_sum, class_means, feature_map_loss, mmd_loss,
-                                pixel_mmd_loss, sam_loss)
+from datadam_lib.method.losses import Objective, attention_map, channel_power_sum, class_means, feature_map_loss, \
+    mmd_loss, pixel_mmd_loss, sam_loss
 
 D = torch.float64
 

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from datadam_lib.method import cells
-from datadam_lib.method.nas_bench201 import BenchmarkFile, BenchmarkUnavailable
+from datadam_lib.method.nas import cells
+from datadam_lib.method.nas.bench201 import BenchmarkFile, BenchmarkUnavailable
 
 
 class FakeAPI:

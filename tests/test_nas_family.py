@@ -12,7 +12,9 @@ import pytest
 from datadam_lib.families import load_all, nas, nas_sweep
 from datadam_lib.kit import report
 from datadam_lib.kit.registry import Setting, TargetError
-from datadam_lib.method import cells, nas_bench201, nas_space
+from datadam_lib.method.nas import bench201 as nas_bench201
+from datadam_lib.method.nas import cells
+from datadam_lib.method.nas import space as nas_space
 
 load_all()
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from datadam_lib.method import nas_ranking as nr
+from datadam_lib.method.nas import ranking as nr
 
 
 def test_spearman_by_hand():

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from datadam_lib.method import cells
-from datadam_lib.method.nas_search import (AUGMENTS, DCBENCH_PROXY, TrainProtocol, early_stopping_epochs, fit,
-                                           holdout, iterations)
+from datadam_lib.method.nas import cells
+from datadam_lib.method.nas.search import AUGMENTS, DCBENCH_PROXY, TrainProtocol, early_stopping_epochs, fit, holdout, \
+    iterations
 
 
 def test_holdout_keeps_a_fraction_of_every_class(digits):

@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 import torch
 
-from datadam_lib.method import nas_space
 from datadam_lib.method.models import build_encoder, convnet
+from datadam_lib.method.nas import space as nas_space
 
 
 def test_the_grid_is_the_product_of_the_five_axes():

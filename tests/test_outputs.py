@@ -14,8 +14,8 @@ import torch
 
 from datadam_lib.cli import main
 from datadam_lib.method import io
-from datadam_lib.method.distill import SyntheticSet
 from datadam_lib.method.io import OutputError, check_output_dir, check_output_file, output_dir
+from datadam_lib.method.synthetic import SyntheticSet
 
 SMOKE = ["--scale", "smoke", "--device", "cpu", "--no-progress", "--set", "distill.encoder.width=8",
          "--set", "evaluate.encoder.width=8"]
@@ -203,6 +203,7 @@ def test_output_dir_of_a_new_directory_is_all_or_nothing(tmp_path):
 
 def test_a_run_refuses_a_figure_the_kit_did_not_write(tmp_path, monkeypatch):
     from matplotlib.figure import Figure
+
     from datadam_lib.families import load_all
     from datadam_lib.kit import report
     load_all()

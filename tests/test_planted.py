@@ -22,11 +22,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from datadam_lib.method import coresets
-from datadam_lib.method import distill as distill_mod
-from datadam_lib.method import generative as gen_mod
-from datadam_lib.method import gradient_matching as gm
-from datadam_lib.method.baselines import class_labels
+from datadam_lib.method import step as step_mod
+from datadam_lib.method.baselines import coresets
+from datadam_lib.method.baselines import generative as gen_mod
+from datadam_lib.method.baselines import gradient_matching as gm
+from datadam_lib.method.baselines.common import class_labels
 from datadam_lib.method.config import EvalConfig
 from datadam_lib.method.distill import distill
 from datadam_lib.method.evaluate import random_subset, train_model
@@ -79,7 +79,7 @@ def test_the_second_step_carries_momentum_times_the_first_gradient(tiny_data, sm
 # ---------------------------------------------------------------- a fresh encoder per iteration
 
 
-_MATCHED = distill_mod.matched
+_MATCHED = step_mod.matched
 
 
 def _encoders_seen(cfg, data, monkeypatch) -> list[torch.Tensor]:
@@ -90,7 +90,7 @@ def _encoders_seen(cfg, data, monkeypatch) -> list[torch.Tensor]:
         out = _MATCHED(encoder, *a, **k)
         seen.append(torch.cat([p.detach().flatten() for p in encoder.parameters()]).clone())
         return out
-    monkeypatch.setattr(distill_mod, "matched", spy)
+    monkeypatch.setattr(step_mod, "matched", spy)
     distill(cfg, data, progress=False)
     return seen
 

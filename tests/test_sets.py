@@ -1,4 +1,4 @@
-"""Kinds of set (method/sets.py): DM is DataDAM's embedding term alone at
+"""Kinds of set (method/baselines/sets.py): DM is DataDAM's embedding term alone at
 weight 1, Random is DataDAM's real initialisation, unknown kinds are refused."""
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import pytest
 import torch
 
 from datadam_lib import override, random_subset
-from datadam_lib.method import distill as distill_mod
-from datadam_lib.method.distill import Objective
-from datadam_lib.method.losses import class_means, mmd_loss
-from datadam_lib.method.sets import DM_OVERRIDES, SET_KINDS, make_set, register
+from datadam_lib.method import step as step_mod
+from datadam_lib.method.baselines.sets import DM_OVERRIDES, SET_KINDS, make_set, register
+from datadam_lib.method.losses import Objective, class_means, mmd_loss
 
 
 def test_dm_loss_is_the_plain_embedding_mmd(small_config):
@@ -28,14 +27,14 @@ def test_dm_and_random_sets(tiny_data, small_config, monkeypatch):
     (no SAM term, no lambda, no x100), for DM's own number of iterations."""
     data = tiny_data(counts=(3, 3, 3), size=16)
     cfg = small_config(ipc=2, seed=3, width=8, distill__dsa=None, baselines__dm__iterations=2)
-    want, real = [], distill_mod.matched
+    want, real = [], step_mod.matched
 
     def spy(encoder, objective, data_, images, real_idx, *a, **k):
         with torch.no_grad():
             mu_real = class_means(encoder.embed(data_.x_train[real_idx.flatten()]), 3)
             want.append(float((mu_real - class_means(encoder.embed(images), 3)).pow(2).sum()))
         return real(encoder, objective, data_, images, real_idx, *a, **k)
-    monkeypatch.setattr(distill_mod, "matched", spy)
+    monkeypatch.setattr(step_mod, "matched", spy)
     dm = make_set("dm", cfg, data, snapshot_at=(0,))
     assert len(dm.losses) == 2 and cfg.distill.iterations == 3
     assert dm.losses == pytest.approx(want, rel=1e-5) and want[0] > 0

@@ -1,4 +1,4 @@
-"""The fused first stage (method/stem.py: conv -> instance norm -> ReLU -> 2x2
+"""The fused first stage (method/fast/stem.py: conv -> instance norm -> ReLU -> 2x2
 average pool as one batched product on the CPU) gives the modules' values, the
 input's and every parameter's gradient, in float64, and distillation's maps
 when the taps are reduced as they are made; it steps aside wherever it does
@@ -138,7 +138,7 @@ def test_taps_reduced_as_they_are_made_give_the_objectives_statistics(channels_l
     (the first stage chunk by chunk, 2 images per chunk here) gives the class
     means that the statistics of the modules' whole taps give."""
     from datadam_lib import make_config
-    from datadam_lib.method.distill import Objective
+    from datadam_lib.method.losses import Objective
     model, _ = _encoder(1)
     x = torch.randn(10, 1, 32, 32, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     if channels_last:

@@ -13,7 +13,7 @@ import torch
 from datadam_lib.kit import widgets
 from datadam_lib.kit.widgets import NORMS, POWERS, AttentionLab, Explorer
 from datadam_lib.method.config import MethodConfig
-from datadam_lib.method.distill import Objective
+from datadam_lib.method.losses import Objective
 from datadam_lib.method.models import EncoderSpec, build_encoder
 
 K, N_REAL, N_SYN = 2, 3, 2

@@ -247,7 +247,7 @@ def _add_image_stats(summary: list[dict], rows: list[dict], run_: report.Run) ->
     """Each DataDAM row of ``summary`` gets its learned images' brightness and
     contrast (the first seed's set; one value per image); returns them as a
     markdown table."""
-    from ..method.distill import SyntheticSet
+    from ..method.synthetic import SyntheticSet
     data = run_.load_data()
     lines = ["| setting | brightness (mean pixel, % of range) | contrast (pixel std, % of range) | images |",
              "|---|---|---|---|"]
@@ -267,7 +267,7 @@ def _add_image_stats(summary: list[dict], rows: list[dict], run_: report.Run) ->
 
 def _images(rows: list[dict], run_: report.Run, title: str, per_class: int = 1):
     """One row of learned images per setting (the first seed's set)."""
-    from ..method.distill import SyntheticSet
+    from ..method.synthetic import SyntheticSet
     data = run_.load_data()
     panels, seen = [], set()
     for r in rows:
@@ -287,8 +287,8 @@ def curve_job(job: dict) -> dict:
     are the final images of a k-iteration run with the same seed (every draw
     happens in the same order; tests/test_families.py checks it), so each
     point is cached under the config of a k-iteration run."""
-    from ..method.config import override
     from ..kit.cache import evaluate_cached, set_cached
+    from ..method.config import override
     cfg = job_config(job)
     data = get_data(job["dataset"], job["data_root"], job.get("device"), cfg.preprocess)
     points = tuple(job["points"])
@@ -347,8 +347,8 @@ def quickstart(*, scale: str = "quick", dataset: str = "digits", preset: str = "
     import torch
 
     from ..method.config import make_config
-    from ..method.distill import SyntheticSet
     from ..method.models import build_encoder
+    from ..method.synthetic import SyntheticSet
     t, params, run_ = _start("quickstart", scale, dataset, preset, seeds, force, executor, executor_config,
                              data_root, {"ipcs": list(ipcs)})
     data = run_.load_data()

@@ -3,7 +3,7 @@ coresets and generative models (supplement Table 3, Fig. 9; main paper Table 1
 and cross-architecture).
 
 Every number comes from the kit's cached sweep: each (setting, kind, seed) is
-a job that makes the set of that kind (``method.sets``: ``dc``, ``dsa``,
+a job that makes the set of that kind (``method.baselines.sets``: ``dc``, ``dsa``,
 ``dm``, ``cafe``, ``herding``, ``kcenter``, ``random``, ``datadam``, the
 generators ``cgan``, ``biggan``, ``gmmn``, ``dc-vae`` and ``pixel-mmd``) and
 evaluates it with the preset's protocol. A notebook calls one function here and
@@ -308,7 +308,7 @@ def _samples_figure(rows: list[dict], data, kinds: list[str], label: str):
     (rows: kinds; a scale may leave a kind out at the larger IPCs)."""
     import torch
 
-    from ..method.distill import SyntheticSet
+    from ..method.synthetic import SyntheticSet
     x, names = [], []
     for k in kinds:
         r = max((r for r in rows if r["kind"] == k), key=lambda r: r["ipc"])
@@ -394,13 +394,13 @@ def fig9(*, scale: str = "quick", dataset: str | None = None, preset: str = "pap
          force: bool = False, executor: str = "inline", executor_config: str = "", data_root: str = "",
          **params) -> Fig9Result:
     """Supplement Fig. 9: the sets of ``params["kinds"]`` and a real subsample in
-    one t-SNE of a ResNet-18's embedding (``method/tsne.py``), one panel per set."""
+    one t-SNE of a ResNet-18's embedding (``method/baselines/tsne.py``), one panel per set."""
     import torch
 
+    from ..method.baselines.tsne import embed, embedding_network, joint_tsne, placement
     from ..method.config import make_config
-    from ..method.distill import SyntheticSet
     from ..method.io import atomic_write_text, write_json
-    from ..method.tsne import embed, embedding_network, joint_tsne, placement
+    from ..method.synthetic import SyntheticSet
     params, run_, sweep = _common("fig9", scale, dataset, preset, seeds, force, executor, executor_config,
                                   data_root, params)
     data = run_.load_data()

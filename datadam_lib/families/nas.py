@@ -3,7 +3,7 @@ Sec. 2.3): 720 ConvNets (Table 4, Figs 7-8) and NAS-Bench-201 cells (Table 5).
 
 A search trains every candidate architecture on every proxy, and on the
 data that defines the ground truth, then asks how well each proxy's ranking
-agrees with the ground truth's (Spearman's rho, ``method.nas_ranking``) and
+agrees with the ground truth's (Spearman's rho, ``method.nas.ranking``) and
 how good the architecture it ranks first really is. ``nas_sweep`` runs the
 search (two sweeps through the kit's executors, every training cached);
 this module turns it into each target's table, figure and findings.
@@ -64,23 +64,23 @@ FEW_TOP = 10
 
 def _top(s: Search, fraction: float) -> list[int]:
     """Indices of the candidates best by the ground truth (the top ``fraction``)."""
-    from ..method.nas_ranking import top
+    from ..method.nas.ranking import top
     return top(s.truth_rank, fraction)
 
 
 def _spearman_top(s: Search, x: list[float], f: float) -> tuple[float, int]:
-    from ..method import nas_ranking as nr
+    from ..method.nas import ranking as nr
     idx = _top(s, f)
     return nr.spearman(*nr.restrict(x, s.truth_rank, idx)), len(idx)
 
 
 def _spearman_all(s: Search, x: list[float], f: float) -> tuple[float, int]:
-    from ..method.nas_ranking import spearman
+    from ..method.nas.ranking import spearman
     return spearman(x, s.truth_rank), len(x)
 
 
 def _top1(s: Search, x: list[float], f: float) -> tuple[float, int]:
-    from ..method.nas_ranking import top1
+    from ..method.nas.ranking import top1
     return top1(x, s.truth_report), len(x)
 
 
@@ -218,7 +218,7 @@ def findings(s: Search, summary: list[dict], metric: str) -> str:
 # ---------------------------------------------------------------- figures
 
 def _scatter(s: Search, subset: list[int] | None, title: str) -> Any:
-    from ..method import nas_ranking as nr
+    from ..method.nas import ranking as nr
     idx = list(range(len(s.candidates))) if subset is None else subset
     y = [s.truth_rank[i] for i in idx]
     panels = []

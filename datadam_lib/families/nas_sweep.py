@@ -1,7 +1,7 @@
 """How a NAS search runs (the NAS family, ``families/nas.py``): the two
 search spaces, the jobs and the two sweeps through the kit's executors.
 
-1. one job per kind of set (``method.sets``: random, dm, datadam, and the
+1. one job per kind of set (``method.baselines.sets``: random, dm, datadam, and the
    baselines' dsa, cafe, dc): make the IPC-N proxy from the training part of
    the search split (``kit.cache.set_cached``);
 2. one job per (candidate, proxy, training seed): train the candidate, score
@@ -68,13 +68,13 @@ class Space:
 
 
 def _convnet_candidates(p: dict) -> list[str]:
-    from ..method import nas_space
+    from ..method.nas import space as nas_space
     space = nas_space.axes(depth=p.get("depths"), width=p.get("widths"))
     return [nas_space.name(s) for s in nas_space.stratified(int(p["architectures"]), int(p["arch_seed"]), space)]
 
 
 def _space_size(p: dict) -> int:
-    from ..method import nas_space
+    from ..method.nas import space as nas_space
     return len(nas_space.grid(nas_space.axes(depth=p.get("depths"), width=p.get("widths"))))
 
 
@@ -95,14 +95,14 @@ def _convnet_truth(p: dict) -> Truth:
 
 def _convnet_notes(s, p: dict, run_: report.Run) -> list[str]:
     from ..method.config import make_config
-    from ..method.nas_search import early_stopping_epochs, iterations
+    from ..method.nas.search import early_stopping_epochs, iterations
     ev = make_config(run_.preset, run_.scale, run_.dataset, overrides=run_.overrides).evaluate
     n_proxy = int(p["ipc"]) * len(run_.load_data().classes)
     n_whole = next(iter(s.points["whole"].values()))["n_images"]
     early = early_stopping_epochs(n_proxy, p["proxy_epochs"], n_whole, ev.batch_size)
     chosen = ("all of them" if len(s.candidates) >= _space_size(p) else
               f"a stratified subset (seed {p['arch_seed']}: each axis value about equally often; "
-              "method.nas_space.stratified)")
+              "method.nas.space.stratified)")
     return [
         "*Protocol* (the DC paper's NAS, as later papers quote it; no public script): "
         f"{p['val_fraction']:.0%} of the training set held out (per class, seed {p['split_seed']}) to validate on, "
@@ -120,7 +120,7 @@ def _convnet_notes(s, p: dict, run_: report.Run) -> list[str]:
 
 
 def _convnet_spec(name: str):
-    from ..method import nas_space
+    from ..method.nas import space as nas_space
     d, w, act, norm, pool = name.split("-")
     return nas_space.spec(int(d[1:]), int(w[1:]), act, norm, pool)
 
@@ -131,7 +131,7 @@ def _convnet_plan(job: dict, name: str, kind: str, n_proxy: int, n_images: int):
     ``proxy_epochs`` on a proxy, ``whole_epochs`` on the whole training part,
     early stopping = the proxy's number of iterations on the whole part."""
     from ..kit.sweep import job_config
-    from ..method.nas_search import early_stopping_epochs
+    from ..method.nas.search import early_stopping_epochs
     ev = job_config(job).evaluate
     epochs = {"whole": job["whole_epochs"],
               "early": early_stopping_epochs(n_proxy, job["proxy_epochs"], n_images, ev.batch_size),
@@ -148,19 +148,19 @@ def _convnet_train(plan, name, images, labels, split, g):
 class CellTraining:
     """One cell's training: the protocol and the network's C, N and whether
     its cells' BatchNorms have affine parameters."""
-    protocol: Any            # method.nas_search.TrainProtocol
+    protocol: Any            # method.nas.search.TrainProtocol
     C: int = 16
     N: int = 1
     cell_affine: bool = False
 
 
 def _cell_candidates(p: dict) -> list[str]:
-    from ..method.cells import arch_string, random_cells
+    from ..method.nas.cells import arch_string, random_cells
     return [arch_string(c) for c in random_cells(int(p["cells"]), int(p["cell_seed"]))]
 
 
 def _cell_fields(p: dict) -> dict:
-    from ..method.nas_search import DCBENCH_PROXY, DCBENCH_WHOLE, NB201_TRUTH
+    from ..method.nas.search import DCBENCH_PROXY, DCBENCH_WHOLE, NB201_TRUTH
     return {"protocols": {"proxy": asdict(replace(DCBENCH_PROXY, epochs=int(p["proxy_epochs"]),
                                                   shuffle=bool(p["shuffle_proxy"]))),
                           "whole": asdict(replace(DCBENCH_WHOLE, epochs=int(p["whole_epochs"]))),
@@ -174,9 +174,9 @@ def _cell_fields(p: dict) -> dict:
 def _cell_truth(p: dict) -> Truth:
     """NAS-Bench-201's accuracies when its file is given, else a self-trained
     ground truth that says it is not NAS-Bench-201."""
-    from ..method.cells import parse
+    from ..method.nas.cells import parse
     if p.get("nb201_path"):
-        from ..method.nas_bench201 import BenchmarkFile
+        from ..method.nas.bench201 import BenchmarkFile
         bench = BenchmarkFile(p["nb201_path"])          # fails now, before any training, when it cannot be read
 
         def looked_up(pts, cands):
@@ -210,18 +210,18 @@ def _cell_notes(s, p: dict, run_: report.Run) -> list[str]:
 
 
 def _cell_plan(job: dict, name: str, kind: str, n_proxy: int, n_images: int) -> CellTraining:
-    """DC-Bench's protocol (``method.nas_search``) and network (C 16, N 1,
+    """DC-Bench's protocol (``method.nas.search``) and network (C 16, N 1,
     cells without affine BatchNorm) on a proxy or ``whole``; the ground
     truth's for ``truth``."""
-    from ..method.nas_search import TrainProtocol
+    from ..method.nas.search import TrainProtocol
     role = kind if kind in ("whole", "truth") else "proxy"
     net = job["networks"]["truth" if role == "truth" else "proxy"]
     return CellTraining(TrainProtocol(**job["protocols"][role]), **net)
 
 
 def _cell_train(plan: CellTraining, name, images, labels, split, g):
-    from ..method.cells import build_cell_network, parse
-    from ..method.nas_search import fit
+    from ..method.nas.cells import build_cell_network, parse
+    from ..method.nas.search import fit
     d = split.full
     model = build_cell_network(parse(name), d.channels, d.num_classes, plan.C, plan.N, plan.cell_affine, g, d.device)
     return fit(model, images, labels, plan.protocol, g)
@@ -239,7 +239,7 @@ def check_proxies(proxies, space: Space, needs: tuple[str, ...] = ()) -> list[st
     """The proxies as a list, with the trainings the ground truth ``needs``
     added, or one clear error naming every kind this installation cannot
     make (DSA, CAFE and DC come with the baselines)."""
-    from ..method.sets import SET_KINDS
+    from ..method.baselines.sets import SET_KINDS
     proxies = list(dict.fromkeys([*proxies, *needs]))
     missing = [p for p in proxies if p not in SET_KINDS and p not in space.trained]
     if missing:
@@ -261,7 +261,7 @@ def _context(job: dict):
     from ..kit.cache import dataset_identity
     from ..kit.sweep import get_data
     from ..method.config import make_config
-    from ..method.nas_search import holdout
+    from ..method.nas.search import holdout
     set_cfg = make_config(job["preset"], job["scale"], job["dataset"], job["ipc"], job["set_seed"],
                           {**job.get("run_overrides", {}), **job["set_overrides"]})
     data = get_data(job["dataset"], job["data_root"], job.get("device"), set_cfg.preprocess)
@@ -291,7 +291,7 @@ def training_job(job: dict) -> dict:
     from ..kit.cache import canonical, make_key, set_cached, set_key
     from ..kit.paths import cache_root
     from ..method.io import device_description, manifest, write_json
-    from ..method.nas_search import score
+    from ..method.nas.search import score
     from ..method.training import model_generator
     t0 = time.time()
     space = SPACES[job["space"]]
@@ -387,7 +387,7 @@ def search(space_name: str, p: dict, run_: report.Run, force: bool = False, exec
     """Make the proxy sets (sweep 1), train every candidate on every proxy
     with every seed (sweep 2), and gather the ground truth."""
     from ..kit.sweep import run_sweep
-    from ..method.sets import SET_KINDS
+    from ..method.baselines.sets import SET_KINDS
     space = SPACES[space_name]
     truth = space.truth(p)
     proxies = check_proxies(p["proxies"], space, truth.needs)

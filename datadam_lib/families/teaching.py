@@ -64,8 +64,9 @@ def attention(*, scale: str = "quick", dataset: str = "digits", preset: str = "p
     default state's figure, and L_SAM at every p and normalisation as CSV and
     markdown."""
     from ..method.config import make_config
-    from ..method.distill import Objective, SyntheticSet
+    from ..method.losses import Objective
     from ..method.models import build_encoder
+    from ..method.synthetic import SyntheticSet
     t, params, run_ = _start("attention", scale, dataset, preset, seeds, force, executor, executor_config,
                              data_root, {k: v for k, v in (("ipc", ipc), ("per_class", per_class)) if v})
     seed = params["seeds"][0]

@@ -100,7 +100,7 @@ def grid(name: str, *, scale: str = "quick", dataset: str | None = None, preset:
     ``classes`` random classes (0: all) with ``per_class`` random images each
     (0: all), chosen by the seed."""
     from ..kit.registry import get
-    from ..method.distill import SyntheticSet
+    from ..method.synthetic import SyntheticSet
     check_dataset(get(name), dataset or get(name).default_dataset, scale)
     t, params, run_ = _start(name, scale, dataset, preset, seeds, force, executor, executor_config, data_root,
                              params)
@@ -159,7 +159,7 @@ def progression(name: str = "fig3", *, scale: str = "quick", dataset: str | None
     """Supplement Fig. 3: ``per_class`` images of every class at each
     evaluated iteration of Fig. 2's run from Gaussian noise (the same cached
     run and evaluations as Fig. 2 at the same parameters)."""
-    from ..method.distill import SyntheticSet
+    from ..method.synthetic import SyntheticSet
     _, params, run_ = _start(name, scale, dataset, preset, seeds, force, executor, executor_config, data_root,
                              params)
     points = sorted(set(params["points"]) | {params["iterations"]})

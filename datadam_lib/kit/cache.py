@@ -37,12 +37,12 @@ import time
 import torch
 
 from .. import method
+from ..method.baselines.sets import get_kind, make_set
 from ..method.config import Config, canonical
 from ..method.data import RealData, dataset_identity
-from ..method.distill import SyntheticSet
-from ..method.sets import get_kind, make_set
 from ..method.evaluate import EvalResult, evaluate
 from ..method.io import CheckpointError, atomic_save, device_description, load_checked, manifest, write_json
+from ..method.synthetic import SyntheticSet
 from .paths import cache_root
 
 
@@ -97,7 +97,7 @@ def _log(msg: str) -> None:
 
 def set_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root: str | None = None,
                progress: bool = False, snapshot_at: tuple[int, ...] | None = None) -> tuple[SyntheticSet, bool, str]:
-    """The set of ``kind`` (``method.sets``) made with ``cfg`` on ``data``:
+    """The set of ``kind`` (``method.baselines.sets``) made with ``cfg`` on ``data``:
     from the cache when there, else made now and stored. ``snapshot_at``:
     iterations whose images the set must hold (default
     :func:`snapshot_schedule`); an entry lacking one is recomputed with
@@ -131,7 +131,7 @@ def set_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root
 
 def model_cached(kind: str, cfg: Config, data: RealData, force: bool = False, root: str | None = None,
                  progress: bool = False) -> tuple[dict, bool]:
-    """The trained model behind a kind of set (``method.sets.TrainedModel``,
+    """The trained model behind a kind of set (``method.baselines.sets.TrainedModel``,
     e.g. a generator), keyed by its own payload (not the IPC, nor the kind:
     kinds with the same payload share it): from the cache when there, else
     trained now and stored. Returns ``(state, hit)``."""
@@ -160,7 +160,7 @@ def evaluate_cached(cfg: Config, data: RealData, images: torch.Tensor, labels: t
                     kind: str = "datadam", force: bool = False, root: str | None = None,
                     progress: bool = False) -> tuple[EvalResult, bool, str]:
     """``evaluate(images, labels, data, cfg.evaluate, cfg.seed)`` through the
-    cache; ``kind`` says what the images are (a kind of ``method.sets``: the set
+    cache; ``kind`` says what the images are (a kind of ``method.baselines.sets``: the set
     of that kind made with ``cfg``).
     Returns ``(result, hit, path)``."""
     key = eval_key(cfg, data, kind)

@@ -27,8 +27,7 @@ import math
 import os
 import time
 
-from ..method.io import atomic_write_text, check_output_file, default_device, device_description, manifest, \
-    write_json
+from ..method.io import atomic_write_text, check_output_file, default_device, device_description, manifest, write_json
 from .paths import data_root, display_dataset, output_root
 from .registry import SCALES, Setting, Target, TargetError, dataset_present, get, missing_dataset_message
 

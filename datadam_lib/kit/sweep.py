@@ -12,7 +12,7 @@ function, :func:`run_job`, makes a *set* of images of the job's ``kind``
 dict row. Families with other kinds of work (NAS trainings, t-SNE, generative
 models) pass their own module-level job function to :func:`run_sweep`.
 
-A job's ``kind`` is a kind of set (``method.sets.SET_KINDS``: ``datadam``,
+A job's ``kind`` is a kind of set (``method.baselines.sets.SET_KINDS``: ``datadam``,
 ``random``, ``dm``, and what other modules register): the set is made with
 the job's config (cached) and evaluated (cached).
 """
@@ -82,7 +82,7 @@ def job_row(job: dict, cfg) -> dict:
 
 def run_job(job: dict) -> dict:
     """Make the job's set (cached) and evaluate it (cached); return its row."""
-    from ..method.sets import get_kind
+    from ..method.baselines.sets import get_kind
     from .cache import evaluate_cached, set_cached
     t0 = time.time()
     get_kind(job["kind"])

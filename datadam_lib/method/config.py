@@ -25,16 +25,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .augment import DSAConfig
-from .losses import DISTANCES, NORMALISATIONS
-from .baselines_config import NESTED as _BASELINES_NESTED, BaselinesConfig
+from .baselines_config import NESTED as _BASELINES_NESTED
+from .baselines_config import BaselinesConfig
 from .models import EncoderSpec
-from .validation import ConfigError, Rule, at_least, between, check_fields, non_negative, one_of, positive, \
-    subset_of
+from .validation import ConfigError, Rule, at_least, between, check_fields, non_negative, one_of, positive, subset_of
 
 # The names each registry accepts (the registries live in the modules that
 # use them, above this one; tests/test_config.py checks that they agree).
-LOSS_COMPONENTS = ("sam", "mmd", "feature", "pixel")     # distill.Objective
-INIT_METHODS = ("real", "noise", "kcenter")              # distill.INITS
+LOSS_COMPONENTS = ("sam", "mmd", "feature", "pixel")     # losses.Objective
+INIT_METHODS = ("real", "noise", "kcenter")              # init.INITS
+NORMALISATIONS = ("l2", "l1", "none")                    # losses.NORMALISATIONS (supplement Fig. 6)
+DISTANCES = ("mse", "mae", "cosine")                     # losses.DISTANCES (supplement Fig. 5)
 SCHEDULES = ("half", "step")                             # training.lr_at
 EVAL_AUGMENT_NAMES = ("dsa", "autoaugment", "randaugment", "none")  # training.EVAL_AUGMENTS
 AUTOCAST = ("none", "bf16")                              # training.autocast

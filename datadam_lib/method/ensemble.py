@@ -71,7 +71,7 @@ def _grouped(mods: list[nn.Module]) -> nn.Module:
         g = nn.Conv2d(K * m.in_channels, K * m.out_channels, m.kernel_size, m.stride, m.padding, m.dilation,
                       groups=K, bias=m.bias is not None, **like)
     elif isinstance(m, nn.GroupNorm):
-        g = type(m)(K * m.num_groups, K * m.num_channels, m.eps, m.affine, **like)  # keeps models.GroupNorm's speed path
+        g = type(m)(K * m.num_groups, K * m.num_channels, m.eps, m.affine, **like)  # keeps fast.modules.GroupNorm's speed path
     elif type(m) is nn.BatchNorm2d:
         g = nn.BatchNorm2d(K * m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats, **like)
     else:

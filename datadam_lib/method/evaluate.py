@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
+
 import torch
 import torch.nn.functional as F
 
@@ -17,8 +18,7 @@ from . import ensemble
 from .config import EvalConfig
 from .data import RealData
 from .models import Encoder, build_encoder
-from .training import EVAL_AUGMENTS, autocast, deterministic, keep_freed_memory, lr_at, memory_format, \
-    model_generator
+from .training import EVAL_AUGMENTS, autocast, deterministic, keep_freed_memory, lr_at, memory_format, model_generator
 
 
 @dataclass

@@ -19,6 +19,11 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .config import MethodConfig
+from .fast.power_sum import channel_power_sum  # sum_c |f_c|^p, with the CPU speed paths
+
+Stats = dict[str, list[torch.Tensor]]
+
 EPS = 1e-12
 
 # Per-sample normalisation of a flattened attention map (supplement Fig. 6).
@@ -35,85 +40,6 @@ def attention_map(f: torch.Tensor, power: float = 4.0, norm: str = "l2", scratch
     Table 2: p = 4, L2. ``scratch``: ``f`` may be overwritten (``channel_power_sum``)."""
     a = channel_power_sum(f, power, scratch).flatten(1)
     return NORMALISATIONS[norm](a)
-
-
-def channel_power_sum(f: torch.Tensor, power: float, scratch: bool = False) -> torch.Tensor:
-    """sum_c |f_c|^p, (N, C, H, W) -> (N, H, W).
-
-    Speed: a generic float pow was the slowest op of a CPU step. For even
-    integer p, sum_c (f^(p/2))^2 after p/2 - 1 multiplications. On
-    channels_last memory that is a squared 2-norm over the contiguous channels
-    (the fastest reduction there); on NCHW memory vector_norm's reduction over
-    the strided channel axis is slow, and squaring then summing channel planes
-    is faster, in place when nothing needs the gradient (320x128x16x16, 2
-    threads: 19.3 -> 3.5 ms; 320x128x32x32: 84 -> 30 ms; channels_last 21.6 ms
-    kept). Where f needs a gradient, that gradient, p f^(p-1) g, is written
-    by hand (``_EvenPowerSum``). ``scratch`` (no gradient needed): f is a
-    temporary of the caller's that may be overwritten, and the powers are
-    taken in place on it (no new activation-sized tensor: on 4x128x32x32
-    chunks in a loop, 2 threads, a product into a new tensor took ~3.5x an
-    in-place pass, 72 vs 21 us). p = 1 (the released code's) is abs then a
-    sum (vector_norm's generic p-norm path took 137 ms, abs + sum 78 ms on
-    640x128x32x32, 1 thread); other p use one fused p-norm reduction raised
-    back to p."""
-    if _even(power):
-        if torch.is_grad_enabled() and f.requires_grad:
-            return _EvenPowerSum.apply(f, int(power))
-        return _even_power_sum(f, int(power), scratch)
-    if power == 1:
-        return f.abs().sum(dim=1)
-    return torch.linalg.vector_norm(f, ord=power, dim=1).pow(power)
-
-
-def _even(power: float) -> bool:
-    return float(power).is_integer() and power % 2 == 0 and 2 <= power <= 16
-
-
-def _even_power_sum(f: torch.Tensor, p: int, scratch: bool = False) -> torch.Tensor:
-    if scratch:
-        half = f.pow_(p // 2) if p > 2 else f          # f^(p/2), in place on the caller's temporary
-    else:
-        half = f
-        for _ in range(p // 2 - 1):
-            half = half * f
-    if f.dim() == 4 and not f.is_contiguous() and f.is_contiguous(memory_format=torch.channels_last):
-        return torch.linalg.vector_norm(half, ord=2, dim=1).square()
-    if half is f and not scratch:
-        return (half * half).sum(1)
-    return half.square_().sum(1)  # speed: in place on our own (or the caller's scratch) temporary
-
-
-class _EvenPowerSum(torch.autograd.Function):
-    """sum_c f^p for an even p, with the gradient p f^(p-1) g written by hand.
-
-    Speed: autograd's own graph of the products above kept f^(p/2) and made
-    about six passes over f's size in the backward (vector_norm's backward
-    alone: a product, a division and a mask for zero norms); this makes three
-    (f^(p-1), then two products in place) and keeps only f. Distillation's
-    synthetic pass, 100x128x32x32 on channels_last, 2 threads: see
-    docs/benchmarks.md."""
-
-    @staticmethod
-    def forward(f, p):
-        return _even_power_sum(f, p)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0])
-        ctx.p = inputs[1]
-
-    @staticmethod
-    def backward(ctx, g):
-        (f,) = ctx.saved_tensors
-        scale = (g * ctx.p).unsqueeze(1)                                   # (N, 1, H, W)
-        if torch.is_grad_enabled():  # a graph of the backward is wanted (double backward): out of place
-            return f.pow(ctx.p - 1) * scale, None
-        if ctx.p == 2:
-            return f * scale, None
-        out = f * f
-        for _ in range(ctx.p - 3):  # f^(p-1), in place on our own temporary
-            out.mul_(f)
-        return out.mul_(scale), None
 
 
 def _mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -181,3 +107,76 @@ def pixel_mmd_loss(real_images: torch.Tensor, syn_images: torch.Tensor, num_clas
     sum_k ||mean real image_k - mean synthetic image_k||^2 on class-major batches."""
     return mmd_loss(class_means(real_images.flatten(1), num_classes),
                     class_means(syn_images.flatten(1), num_classes))
+
+
+# ---------------------------------------------------------------- the whole objective
+
+class Objective:
+    """DataDAM's loss as a comparison of class-mean statistics.
+
+    ``statistics`` maps a class-major batch (and its encoder taps/embedding) to
+    per-class means; ``loss`` compares real and synthetic statistics:
+    loss_scale * (L_SAM + lambda * L_MMD + L_feature + L_pixel), each term
+    present only when its component is enabled."""
+
+    def __init__(self, method: MethodConfig, im_size: int):
+        self.m = method
+        self.lam = method.lambda_for(im_size)
+        self.needs_encoder = bool(set(method.components) - {"pixel"})
+
+    def layers(self, n_taps: int) -> list[int]:
+        sel = self.m.sam_layers
+        if sel == "all_but_last":   # a depth-1 net has no layer but the last: no SAM term, as released
+            return list(range(n_taps - 1))
+        if sel == "all":
+            return list(range(n_taps))
+        if any(not 1 <= i <= n_taps for i in sel):
+            raise ValueError(f"sam_layers {sel} out of range: this encoder has taps 1..{n_taps}")
+        return [i - 1 for i in sel]
+
+    def reduce_tap(self, i: int, n_taps: int, tap: torch.Tensor, scratch: bool = False
+                   ) -> dict[str, torch.Tensor] | None:
+        """What the loss keeps of tap ``i`` of ``n_taps``, per image: its
+        attention map and/or feature map, or None for a tap it does not use
+        (``Encoder.forward_features``'s ``reduce``). ``scratch``: the tap may
+        be overwritten (``losses.attention_map``)."""
+        c = self.m.components
+        if ("sam" not in c and "feature" not in c) or i not in self.layers(n_taps):
+            return None
+        out = {}
+        if "feature" in c:   # before the attention map, which may overwrite a scratch tap
+            out["feature"] = feature_map(tap)
+        if "sam" in c:
+            out["sam"] = attention_map(tap, self.m.power, self.m.attention_norm, scratch)
+        return out
+
+    def statistics(self, images: torch.Tensor, taps: list[torch.Tensor] | None,
+                   emb: torch.Tensor | None, num_classes: int) -> Stats:
+        reduced = [self.reduce_tap(i, len(taps), t) for i, t in enumerate(taps)] if taps is not None else None
+        return self.means(images, reduced, emb, num_classes)
+
+    def means(self, images: torch.Tensor, reduced: list[dict | None] | None, emb: torch.Tensor | None,
+              num_classes: int) -> Stats:
+        """``statistics`` from taps already reduced by ``reduce_tap``."""
+        c, K = self.m.components, num_classes
+        out: Stats = {}
+        chosen = [r for r in reduced or [] if r is not None]
+        for name in ("sam", "feature"):
+            if name in c:
+                out[name] = [class_means(r[name], K) for r in chosen]
+        if "mmd" in c:
+            out["mmd"] = [class_means(emb, K)]
+        if "pixel" in c:
+            out["pixel"] = [class_means(images.flatten(1), K)]
+        return out
+
+    def loss(self, real: Stats, syn: Stats) -> torch.Tensor:
+        """L = loss_scale * (L_SAM + lambda * L_MMD) for DataDAM (main paper
+        Sec. 3; lambda and the x100 scale: Table 2 and docs/presets.md); the
+        ablations' feature-map and pixel terms join the sum when enabled."""
+        absent = 0.0
+        l_sam = sam_loss(real["sam"], syn["sam"], self.m.distance) if "sam" in real else absent
+        l_mmd = mmd_loss(real["mmd"][0], syn["mmd"][0]) if "mmd" in real else absent
+        l_feature = feature_map_loss(real["feature"], syn["feature"]) if "feature" in real else absent
+        l_pixel = mmd_loss(real["pixel"][0], syn["pixel"][0]) if "pixel" in real else absent
+        return self.m.loss_scale * (l_sam + self.lam * l_mmd + l_feature + l_pixel)

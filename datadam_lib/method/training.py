@@ -15,8 +15,7 @@ from typing import Callable
 
 import torch
 
-from . import augment
-from . import config
+from . import augment, config
 from .config import EvalConfig
 from .data import RealData
 
@@ -145,7 +144,7 @@ def memory_format(device: torch.device) -> torch.memory_format:
     """The activations' layout for training on ``device``. GPU: channels_last
     (faster convolutions). CPU: NCHW: one evaluation step (ConvNet-3, instance
     norm, 100 images, 1 thread) took 323 ms on NCHW and 342 ms on
-    channels_last in fp32 with models.GroupNorm's NCHW path, and the
+    channels_last in fp32 with fast.modules.GroupNorm's NCHW path, and the
     channels_last CPU kernels of GroupNorm and bf16 are far slower
     (docs/benchmarks.md)."""
     return torch.channels_last if device.type == "cuda" else torch.contiguous_format

@@ -46,7 +46,7 @@ skip: dict = {}  # kinds left out at an IPC, e.g. {"50": ["biggan"]} ({}: the sc
 # (54.2 %): generative models aim at realistic images, not at informative ones.
 #
 # **What the kit trains** (no pretrained weights can be downloaded reliably, so every generator is trained
-# here, on the run's dataset, `method/generative.py`): a DCGAN-size **cGAN**; a **BigGAN-style (reduced)**
+# here, on the run's dataset, `method/baselines/generative.py`): a DCGAN-size **cGAN**; a **BigGAN-style (reduced)**
 # network (conditional BatchNorm, projection discriminator, hinge loss, spectral norm, DiffAugment); a
 # **conditional GMMN** (one MLP, class one-hot as input, MMD per class); a **DC-VAE (reduced)** (conditional VAE
 # with DC-VAE's instance-contrastive and set-level adversarial losses). Each is trained once per seed and

@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
+from ..config import SCALES, Config, override
+from ..data import RealData
+from ..distill import distill
+from ..evaluate import random_subset
+from ..synthetic import SyntheticSet
+from ..training import deterministic
 from . import cafe, coresets, generative, gradient_matching
-from .config import SCALES, Config, override
-from .data import RealData
-from .distill import SyntheticSet, distill
-from .evaluate import random_subset
-from .training import deterministic
 
 Maker = Callable[[Config, RealData, tuple[int, ...], bool], SyntheticSet]
 

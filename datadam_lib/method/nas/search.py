@@ -34,11 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import augment
-from .data import RealData
-from .evaluate import test_accuracy
-from .validation import at_least, between, check_fields, non_negative, one_of, positive
-
+from .. import augment
+from ..data import RealData
+from ..evaluate import test_accuracy
+from ..validation import at_least, between, check_fields, non_negative, one_of, positive
 
 # ---------------------------------------------------------------- the validation split
 

@@ -23,10 +23,10 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from .config import Config
-from .data import RealData
-from .evaluate import train_model
-from .models import Encoder, EncoderSpec, build_encoder
+from ..config import Config
+from ..data import RealData
+from ..evaluate import train_model
+from ..models import Encoder, EncoderSpec, build_encoder
 
 RESNET18 = EncoderSpec(arch="resnet18", norm="batch")
 

@@ -23,11 +23,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from .baselines import capped, class_labels, finish
-from .config import Config
-from .data import DataError, RealData
-from .distill import SyntheticSet, by_class, kcenter_indices
-from .models import Encoder, build_encoder
+from ..config import Config
+from ..data import DataError, RealData
+from ..init import by_class, kcenter_indices
+from ..models import Encoder, build_encoder
+from ..synthetic import SyntheticSet
+from .common import capped, class_labels, finish
 
 CAPS = {"smoke": {"feature_epochs": 1}, "quick": {"feature_epochs": 5}}
 

@@ -249,7 +249,7 @@ def tap(x: torch.Tensor, conv: torch.nn.Conv2d, norm: torch.nn.GroupNorm, pool: 
     buf = scaled.new_empty(chunks[0].stop * c * h * w)
     for sl in chunks:
         t = _product(scaled[sl], pc1[sl], (h, w), channels_last, buf).relu_()
-        if channels_last:   # speed: pooled straight into the output (models.AvgPool2d's own path on this layout)
+        if channels_last:   # speed: pooled straight into the output (fast.modules.AvgPool2d's own path on this layout)
             torch.ops.aten.avg_pool2d.out(t, [2, 2], [2, 2], out=out[sl])
         else:
             out[sl] = pool(t)

@@ -45,13 +45,13 @@ from collections import deque
 import torch
 import torch.nn.functional as F
 
-from .baselines import capped, class_labels, finish, init_images, real_batch, snapshot_keeper, train_network
-from .baselines_config import CAFEConfig
-from .config import Config
-from .data import RealData
-from .distill import SyntheticSet
-from .losses import class_means
-from .models import Encoder, build_encoder, reset_parameters
+from ..baselines_config import CAFEConfig
+from ..config import Config
+from ..data import RealData
+from ..losses import class_means
+from ..models import Encoder, build_encoder, reset_parameters
+from ..synthetic import SyntheticSet
+from .common import capped, class_labels, finish, init_images, real_batch, snapshot_keeper, train_network
 
 # Work a scale allows: distill.py's 2,000 iterations of at least 10 image
 # updates and 100 network epochs each are hours on a CPU.

@@ -17,11 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import augment
-from .config import SCALES, Config
-from .data import DataError, RealData
-from .distill import INITS, SyntheticSet
-from .io import device_description, manifest
+from .. import augment
+from ..config import SCALES, Config
+from ..data import DataError, RealData
+from ..init import INITS
+from ..io import device_description, manifest
+from ..synthetic import SyntheticSet
 
 
 def capped(value: int, cfg: Config, caps: dict[str, dict[str, int]], name: str) -> int:

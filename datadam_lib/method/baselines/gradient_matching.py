@@ -32,13 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
-from . import augment
-from .baselines import capped, finish, freeze_batchnorm, init_images, real_batch, snapshot_keeper, train_network
-from .baselines_config import MatchingConfig
-from .config import Config
-from .data import RealData
-from .distill import SyntheticSet, auto_chunk
-from .models import Encoder, build_encoder, reset_parameters
+from .. import augment
+from ..baselines_config import MatchingConfig
+from ..config import Config
+from ..data import RealData
+from ..models import Encoder, build_encoder, reset_parameters
+from ..step import auto_chunk
+from ..synthetic import SyntheticSet
+from .common import capped, finish, freeze_batchnorm, init_images, real_batch, snapshot_keeper, train_network
 
 # utils.get_loops: (outer_loop, inner_loop) per IPC, "empirically good".
 LOOPS: dict[int, tuple[int, int]] = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}

@@ -26,7 +26,7 @@ import itertools
 
 import torch
 
-from .models import EncoderSpec
+from ..models import EncoderSpec
 
 AXES: dict[str, tuple] = {
     "depth": (1, 2, 3, 4),

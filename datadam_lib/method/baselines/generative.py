@@ -58,12 +58,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import augment
-from .baselines import capped, class_labels, real_batch
-from .config import Config
-from .data import RealData
-from .distill import SyntheticSet
-from .io import device_description, manifest
+from .. import augment
+from ..config import Config
+from ..data import RealData
+from ..io import device_description, manifest
+from ..synthetic import SyntheticSet
+from .common import capped, class_labels, real_batch
 
 # Work a scale allows (generator updates, base width); the paper scale keeps
 # ``cfg.baselines.generative``. BigGAN-style makes 4 D steps of residual nets
