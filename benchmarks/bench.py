@@ -178,7 +178,7 @@ def _distiller(j, data, overrides: dict):
     from datadam_lib.method.step import GraphedStep, auto_chunk, step
     from datadam_lib.method.training import deterministic
     over = {"distill.autocast": j.get("autocast", "none"), **overrides}
-    cfg = make_config(j["preset"], dataset=data.name, ipc=j.get("ipc", IPC), overrides=over)
+    cfg = make_config(j["preset"], scale="paper", dataset=data.name, ipc=j.get("ipc", IPC), overrides=over)
     d, dev, K = cfg.distill, data.device, data.num_classes
     batch_real = check_config(cfg, data)
     objective = Objective(d.method, data.im_size)
@@ -353,13 +353,14 @@ def job_eval(j) -> dict:
         build = ev.build_encoder
         ev.build_encoder = lambda *a, **k: _compiled_module(build(*a, **k), j)
     over = {"evaluate.epochs": j["epochs"], "evaluate.autocast": j["autocast"]}
-    cfg = make_config(j["preset"], dataset=data.name, ipc=IPC, overrides=over).evaluate
+    cfg = make_config(j["preset"], scale="paper", dataset=data.name, ipc=IPC, overrides=over).evaluate
     x, y = random_subset(data, IPC)
     gens = lambda k: [model_generator(0, i, dev) for i in range(k)]  # noqa: E731
     one = lambda: ev.train_model(x, y, data, cfg, gens(1)[0])  # noqa: E731
     many = lambda: ensemble.train_models(x, y, data, cfg, gens(j["models"]))  # noqa: E731
     lap = _timer(dev)
-    warm = make_config(j["preset"], overrides={"evaluate.epochs": 1, "evaluate.autocast": j["autocast"]}).evaluate
+    warm = make_config(j["preset"], scale="paper",
+                       overrides={"evaluate.epochs": 1, "evaluate.autocast": j["autocast"]}).evaluate
     ev.train_model(x, y, data, warm, gens(1)[0])
     if j["models"] > 1:
         ensemble.train_models(x, y, data, warm, gens(j["models"]))

@@ -63,14 +63,15 @@ def _value(text: str):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from .method.config import PRESETS, SCALES
-    p.add_argument("--dataset", default="digits", action=_Given, help="a name from `datasets`, npz:PATH or folder:PATH")
+    from .method.config import DEFAULT_DATASET, DEFAULT_SCALE, PRESETS, SCALES
+    p.add_argument("--dataset", default=DEFAULT_DATASET, action=_Given,
+                   help="a name from `datasets`, npz:PATH or folder:PATH")
     p.add_argument("--root", default=os.environ.get("DATADAM_DATA", "data"), help="where datasets live")
     p.add_argument("--download", action="store_true", help="download the dataset if torchvision can")
     p.add_argument("--ipc", type=int, default=10, action=_Given, help="images per class")
     p.add_argument("--preset", default="paper", choices=sorted(PRESETS), action=_Given,
                    help="paper: the authors' evidence; table2: Table 2 read literally; released: their code")
-    p.add_argument("--scale", default="quick", choices=list(SCALES), action=_Given,
+    p.add_argument("--scale", default=DEFAULT_SCALE, choices=list(SCALES), action=_Given,
                    help="how much work, never the method")
     p.add_argument("--seed", type=int, default=0, action=_Given)
     p.add_argument("--device", default="cuda" if _cuda() else "cpu", help="cpu, cuda or cuda:N")

@@ -36,7 +36,7 @@ from .kit.registry import MEASURED_FILE, SCALES, TargetError, dataset_present, g
     ordered
 from .cli import Parser, overrides
 from .kit.report import SET_ENV, now
-from .method.config import PRESETS
+from .method.config import DEFAULT_SCALE, PRESETS
 from .method.io import OutputError, atomic_write_text, check_output_file, default_device, device_description, \
     manifest, write_json
 
@@ -451,7 +451,8 @@ def write_verdicts(scale: str, path: str | None) -> int:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scale", default="quick", choices=SCALES, help="how much work, never the method (default: quick)")
+    p.add_argument("--scale", default=DEFAULT_SCALE, choices=SCALES,
+                   help=f"how much work, never the method (default: {DEFAULT_SCALE})")
     p.add_argument("--dataset", help="dataset name, npz:PATH or folder:PATH (default: the paper's; "
                                      "$DATADAM_DATASET overrides)")
     p.add_argument("--preset", default="paper", choices=sorted(PRESETS),
@@ -482,11 +483,11 @@ def main(argv: list[str] | None = None) -> int:
     al = sub.add_parser("all", help="run every implemented target")
     _run_options(al)
     me = sub.add_parser("measure", help="record the cold wall times of the last runs in kit/measured.toml")
-    me.add_argument("--scale", default="quick", choices=SCALES)
+    me.add_argument("--scale", default=DEFAULT_SCALE, choices=SCALES)
     me.add_argument("--machine", required=True, help="the machine they ran on, e.g. '2-core Xeon (AMX), 24 GB'")
     me.add_argument("--targets", nargs="+", help="record only these targets (default: every one with outputs)")
     vd = sub.add_parser("verdicts", help="every results .md's computed verdict, as one table")
-    vd.add_argument("--scale", default="quick", choices=SCALES)
+    vd.add_argument("--scale", default=DEFAULT_SCALE, choices=SCALES)
     vd.add_argument("--write", metavar="FILE.md", help=f"replace the block between {VERDICTS[0]} and {VERDICTS[1]} "
                     "in this file (docs/targets.md) instead of printing")
     a = p.parse_args(argv)

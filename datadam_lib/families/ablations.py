@@ -23,10 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..kit import plots, report
-from ..kit.registry import Setting, Target, get, register, settings
+from ..kit.registry import SCALES, Setting, Target, get, register, settings
 from ..kit.sweep import get_data, job_config, run_sweep
-
-SCALES = ("smoke", "quick", "paper")
 
 
 @dataclass(frozen=True)

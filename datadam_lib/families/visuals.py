@@ -18,11 +18,9 @@ import torch
 
 from ..kit import plots, report
 from ..kit.paths import display_dataset
-from ..kit.registry import Setting, Target, TargetError, register
+from ..kit.registry import SCALES, Setting, Target, TargetError, register
 from ..kit.sweep import run_sweep
 from .ablations import Result, _start, curve_job
-
-SCALES = ("smoke", "quick", "paper")
 
 # (figure, dataset, label, IPC, classes shown (0: all), images per class shown (0: all), GPU hours)
 GRIDS = [(14, "cifar10", "CIFAR10", 10, 0, 0, 0.3), (15, "cifar10", "CIFAR10", 50, 0, 0, 1.0),

@@ -38,7 +38,7 @@ import torch
 
 from .. import method
 from ..method.baselines.sets import get_kind, make_set
-from ..method.config import Config, canonical
+from ..method.config import SCALES, Config, canonical
 from ..method.data import RealData, dataset_identity
 from ..method.evaluate import EvalResult, evaluate
 from ..method.io import CheckpointError, atomic_save, device_description, load_checked, manifest, write_json
@@ -57,16 +57,18 @@ def set_payload(kind: str, cfg: Config) -> dict:
     """What determines a set of ``kind``: the dataset name and preprocessing;
     for a kind sampled from a trained model, the model's payload and the IPC;
     for a learned kind, the distillation config and the baselines' own
-    settings (DM, DC/DSA, CAFE read theirs from ``cfg.baselines``); else only
-    the IPC (the seed is in every key). The evaluation protocol and the
-    preset's and scale's names are left out: equal values make equal sets, so
+    settings (DM, DC/DSA, CAFE read theirs from ``cfg.baselines``, and the
+    scale's caps on their work); else only the IPC (the seed is in every key).
+    The evaluation protocol and the preset's and scale's names are left out:
+    equal values make equal sets, so
     an evaluation ablation (Fig. 4) or a cross-architecture run reuses one set."""
     k = get_kind(kind)
     base = {"dataset": cfg.dataset, "preprocess": cfg.preprocess}
     if k.model is not None:
         return {**base, "ipc": cfg.distill.ipc, "model": k.model.payload(cfg)}
     if k.depends_on_distill:
-        return {**base, "distill": canonical(cfg.distill), "baselines": canonical(cfg.baselines)}
+        scaled = {"scale_work": SCALES[cfg.scale].work()} if k.scaled else {}   # caps not in the config's values
+        return {**base, "distill": canonical(cfg.distill), "baselines": canonical(cfg.baselines), **scaled}
     return {**base, "ipc": cfg.distill.ipc}
 
 

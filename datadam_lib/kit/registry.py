@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Callable
 
+from ..method.config import SCALES as _SCALES
 from .paths import data_root, dataset_file
 
-SCALES = ("smoke", "quick", "paper")
+SCALES = tuple(_SCALES)    # smoke, quick, paper: defined once, in method/config.py
 NUMBERS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_numbers.toml")
 MEASURED_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "measured.toml")
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .augment import DSAConfig
@@ -36,6 +36,8 @@ LOSS_COMPONENTS = ("sam", "mmd", "feature", "pixel")     # losses.Objective
 INIT_METHODS = ("real", "noise", "kcenter")              # init.INITS
 NORMALISATIONS = ("l2", "l1", "none")                    # losses.NORMALISATIONS (supplement Fig. 6)
 DISTANCES = ("mse", "mae", "cosine")                     # losses.DISTANCES (supplement Fig. 5)
+DEFAULT_SCALE = "quick"        # the scale of every entry point when none is given (CLI, runner, notebooks, make_config)
+DEFAULT_DATASET = "digits"     # the library's and CLI's dataset when none is given (a target's own: registry)
 SCHEDULES = ("half", "step")                             # training.lr_at
 EVAL_AUGMENT_NAMES = ("dsa", "autoaugment", "randaugment", "none")  # training.EVAL_AUGMENTS
 AUTOCAST = ("none", "bf16")                              # training.autocast
@@ -136,7 +138,9 @@ PREPROCESS = {
 
 @dataclass(frozen=True)
 class Config:
-    dataset: str = "digits"
+    """A run's every setting. Built directly it holds the preset's full,
+    uncapped values (hence ``scale="paper"``); ``make_config`` caps them."""
+    dataset: str = DEFAULT_DATASET
     preset: str = "paper"
     scale: str = "paper"
     seed: int = 0
@@ -177,28 +181,56 @@ PRESETS: dict[str, Config] = {
 
 @dataclass(frozen=True)
 class Scale:
-    """Caps on the work; ``None`` keeps the preset's value."""
+    """How much work a scale allows, never which method runs (issue 24: the
+    one place scales are defined). ``iterations``, ``epochs``, ``num_models``
+    and ``batch_real`` cap DataDAM's and the evaluation's config (``None``
+    keeps the preset's value; DM's work too: ``baselines.sets.dm_config``);
+    ``caps`` cap each baseline's own loop, ``{method: {field: cap}}``, read by
+    ``baselines.common.capped`` (the methods and fields: docs/presets.md,
+    "Work per scale")."""
     iterations: int | None = None
     epochs: int | None = None
     num_models: int | None = None
     batch_real: int | None = None
     description: str = ""
+    caps: dict[str, dict[str, int]] = field(default_factory=dict, hash=False)
+
+    def work(self) -> dict:
+        """Every cap, without the description (what a cache key records)."""
+        return {"iterations": self.iterations, "epochs": self.epochs, "num_models": self.num_models,
+                "batch_real": self.batch_real, "caps": {m: dict(c) for m, c in sorted(self.caps.items())}}
 
 
 SCALES: dict[str, Scale] = {
     "smoke": Scale(iterations=3, epochs=4, num_models=1, batch_real=8,
-                   description="seconds on a CPU: exercises every code path"),
+                   description="seconds on a CPU: exercises every code path",
+                   caps={"matching": {"iterations": 1, "outer": 2, "inner": 1},
+                         "cafe": {"iterations": 1, "outer": 2, "inner": 2},
+                         "generative": {"iterations": 2, "width": 8},
+                         "coreset": {"feature_epochs": 1}}),
     "quick": Scale(iterations=200, epochs=300, num_models=3, batch_real=32,
-                   description="minutes on a 2-core CPU: the settings differ on digits"),
+                   description="minutes on a 2-core CPU: the settings differ on real images",
+                   # DC/DSA (main.py: 1,000 iterations of `outer` image updates): about 10 image updates and
+                   # at least one iteration (IPC 1: 10 iterations; IPC 10: 1, with 450 network epochs).
+                   # CAFE (distill.py: 2,000 iterations of >= 10 updates and 100 network epochs each, hours
+                   # on a CPU): 1 iteration, its loops stopped at 20 / 20. Generators: 300 updates at width
+                   # 32; BigGAN-style makes 4 D steps of residual nets per update (~10x a cGAN update on a
+                   # CPU): 60 at width 16. Coresets: the embedding network trained 5 epochs.
+                   caps={"matching": {"updates": 10},
+                         "cafe": {"iterations": 1, "outer": 20, "inner": 20},
+                         "generative": {"iterations": 300, "width": 32},
+                         "biggan": {"iterations": 60, "width": 16},
+                         "coreset": {"feature_epochs": 5}}),
     "paper": Scale(description="the preset's full values"),
 }
 
 
-def _cap(value: int, cap: int | None) -> int:
-    return value if cap is None else min(value, cap)
+def cap(value: int, limit: int | None) -> int:
+    """``value`` under a scale's cap (``None``: no cap)."""
+    return value if limit is None else min(value, limit)
 
 
-def make_config(preset: str = "paper", scale: str = "paper", dataset: str = "digits", ipc: int = 10,
+def make_config(preset: str = "paper", scale: str = DEFAULT_SCALE, dataset: str = DEFAULT_DATASET, ipc: int = 10,
                 seed: int = 0, overrides: dict[str, Any] | None = None) -> Config:
     """The config of ``preset`` with the work capped by ``scale``."""
     if preset not in PRESETS:
@@ -208,8 +240,8 @@ def make_config(preset: str = "paper", scale: str = "paper", dataset: str = "dig
     base, s = PRESETS[preset], SCALES[scale]
     d, e = base.distill, base.evaluate
     cfg = override(base, {"dataset": dataset, "scale": scale, "seed": seed, "distill.ipc": ipc,
-                          "distill.iterations": _cap(d.iterations, s.iterations),
-                          "distill.batch_real": _cap(d.batch_real, s.batch_real),
+                          "distill.iterations": cap(d.iterations, s.iterations),
+                          "distill.batch_real": cap(d.batch_real, s.batch_real),
                           **scale_evaluation(e, scale)})
     return override(cfg, overrides or {})
 
@@ -218,7 +250,7 @@ def scale_evaluation(e: EvalConfig, scale: str) -> dict[str, int]:
     """The overrides that cap the evaluation ``e`` at ``scale`` (``evaluate DIR
     --scale``: a set distilled at one scale evaluated at another)."""
     s = SCALES[scale]
-    return {"evaluate.epochs": _cap(e.epochs, s.epochs), "evaluate.num_models": _cap(e.num_models, s.num_models)}
+    return {"evaluate.epochs": cap(e.epochs, s.epochs), "evaluate.num_models": cap(e.num_models, s.num_models)}
 
 
 def override(cfg, changes: dict[str, Any]):

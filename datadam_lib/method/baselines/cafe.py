@@ -53,10 +53,6 @@ from ..models import Encoder, build_encoder, reset_parameters
 from ..synthetic import SyntheticSet
 from .common import capped, class_labels, finish, init_images, real_batch, snapshot_keeper, train_network
 
-# Work a scale allows: distill.py's 2,000 iterations of at least 10 image
-# updates and 100 network epochs each are hours on a CPU.
-CAPS = {"smoke": {"iterations": 1, "outer": 2, "inner": 2}, "quick": {"iterations": 1, "outer": 20, "inner": 20}}
-
 
 def _sq(real_mean: torch.Tensor, syn: torch.Tensor, K: int) -> torch.Tensor:
     """||real class means - synthetic class means||^2, summed (``criterion_middle``)."""
@@ -101,8 +97,8 @@ def condense(cfg: Config, data: RealData, snapshot_at: tuple[int, ...] = (), pro
 
     c, t0 = cfg.baselines.cafe, time.time()
     K, ipc, dev = data.num_classes, cfg.distill.ipc, data.device
-    iterations = capped(c.iterations, cfg, CAPS, "iterations")
-    max_outer, max_inner = capped(c.max_outer, cfg, CAPS, "outer"), capped(c.max_inner, cfg, CAPS, "inner")
+    iterations = capped(c.iterations, cfg, "cafe", "iterations")
+    max_outer, max_inner = capped(c.max_outer, cfg, "cafe", "outer"), capped(c.max_inner, cfg, "cafe", "inner")
     batch_real, check = real_batch(cfg, data, c.batch_real), real_batch(cfg, data, c.check_images)
     g = torch.Generator(device=dev).manual_seed(cfg.seed)
     images = init_images("noise", cfg, data, g)

@@ -25,10 +25,10 @@ from ..io import device_description, manifest
 from ..synthetic import SyntheticSet
 
 
-def capped(value: int, cfg: Config, caps: dict[str, dict[str, int]], name: str) -> int:
-    """``value`` capped by ``caps[cfg.scale][name]`` (each method's ``CAPS``:
-    the work a scale allows; no cap where the scale or the name is not listed)."""
-    return min(value, caps.get(cfg.scale, {}).get(name, value))
+def capped(value: int, cfg: Config, method: str, name: str) -> int:
+    """``value`` capped by the scale's cap for ``method``'s ``name``
+    (``config.SCALES[cfg.scale].caps``; no cap where none is listed)."""
+    return min(value, SCALES[cfg.scale].caps.get(method, {}).get(name, value))
 
 
 def real_batch(cfg: Config, data: RealData, batch_real: int) -> int:

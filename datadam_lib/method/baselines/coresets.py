@@ -30,11 +30,8 @@ from ..models import Encoder, build_encoder
 from ..synthetic import SyntheticSet
 from .common import capped, class_labels, finish
 
-CAPS = {"smoke": {"feature_epochs": 1}, "quick": {"feature_epochs": 5}}
-
-
 def feature_epochs(cfg: Config) -> int:
-    return capped(cfg.baselines.coreset.feature_epochs, cfg, CAPS, "feature_epochs")
+    return capped(cfg.baselines.coreset.feature_epochs, cfg, "coreset", "feature_epochs")
 
 
 def feature_network(cfg: Config, data: RealData, g: torch.Generator, batch: int = 256) -> Encoder:

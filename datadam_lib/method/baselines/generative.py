@@ -65,18 +65,13 @@ from ..io import device_description, manifest
 from ..synthetic import SyntheticSet
 from .common import capped, class_labels, real_batch
 
-# Work a scale allows (generator updates, base width); the paper scale keeps
-# ``cfg.baselines.generative``. BigGAN-style makes 4 D steps of residual nets
-# per update (about 10x a cGAN update on a CPU): fewer, narrower at quick scale.
-CAPS = {"smoke": {"iterations": 2, "width": 8}, "quick": {"iterations": 300, "width": 32}}
-MODEL_CAPS = {"biggan": {"quick": {"iterations": 60, "width": 16}}}
-
-
 def work(name: str, cfg: Config) -> tuple[int, int]:
-    """(generator updates, base width) of model ``name`` at ``cfg``'s scale."""
-    gcfg = cfg.baselines.generative
-    caps = {s: {**c, **MODEL_CAPS.get(name, {}).get(s, {})} for s, c in CAPS.items()}
-    return capped(gcfg.iterations, cfg, caps, "iterations"), capped(gcfg.width, cfg, caps, "width")
+    """(generator updates, base width) of model ``name`` at ``cfg``'s scale:
+    the generators' caps, then the model's own where the scale lists them
+    (``config.SCALES``: BigGAN-style is capped harder at quick scale)."""
+    g = cfg.baselines.generative
+    return tuple(capped(capped(v, cfg, "generative", f), cfg, name, f) for v, f in ((g.iterations, "iterations"),
+                                                                                    (g.width, "width")))
 
 
 def one_hot(y: torch.Tensor, K: int) -> torch.Tensor:

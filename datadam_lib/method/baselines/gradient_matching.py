@@ -44,12 +44,6 @@ from .common import capped, finish, freeze_batchnorm, init_images, real_batch, s
 # utils.get_loops: (outer_loop, inner_loop) per IPC, "empirically good".
 LOOPS: dict[int, tuple[int, int]] = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
 
-# Work a scale allows (main.py runs 1,000 iterations of ``outer`` image
-# updates): quick allows about 10 image updates, and at least one iteration
-# (IPC 1: 10 iterations; IPC 10: 1, with 450 epochs of network training, a
-# couple of minutes on a 2-core CPU; IPC 50: 1). Smoke also caps the loops, to run in seconds.
-CAPS = {"smoke": {"iterations": 1, "outer": 2, "inner": 1}, "quick": {"updates": 10}}
-
 EPS = 1e-6   # utils.py distance_wb: norm * norm + 0.000001
 
 
@@ -127,9 +121,9 @@ def condense(cfg: Config, data: RealData, snapshot_at: tuple[int, ...] = (), pro
 
     m, t0 = cfg.baselines.matching, time.time()
     K, ipc, dev = data.num_classes, cfg.distill.ipc, data.device
-    outer, inner = (capped(v, cfg, CAPS, n) for v, n in zip(loops(ipc, m), ("outer", "inner")))
-    iterations = max(1, min(capped(m.iterations, cfg, CAPS, "iterations"),
-                            capped(m.iterations * outer, cfg, CAPS, "updates") // outer))
+    outer, inner = (capped(v, cfg, "matching", n) for v, n in zip(loops(ipc, m), ("outer", "inner")))
+    iterations = max(1, min(capped(m.iterations, cfg, "matching", "iterations"),
+                            capped(m.iterations * outer, cfg, "matching", "updates") // outer))
     batch_real = real_batch(cfg, data, m.batch_real)
     dsa = cfg.distill.dsa if siamese else None
     g = torch.Generator(device=dev).manual_seed(cfg.seed)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-from ..config import SCALES, Config, override
+from ..config import SCALES, Config, cap, override
 from ..data import RealData
 from ..distill import distill
 from ..evaluate import random_subset
@@ -65,6 +65,7 @@ class SetKind:
     description: str
     depends_on_distill: bool = True
     model: TrainedModel | None = None     # set for kinds that sample a trained model
+    scaled: bool = False                  # the scale caps its work beyond the config (config.SCALES: DM, DC, ...)
 
 
 # DM's loss is DataDAM's L_MMD alone at weight 1: lambda * loss_scale = 1.
@@ -81,7 +82,6 @@ def dm_config(cfg: Config) -> Config:
     (``cfg.baselines.dm``: 20,000 iterations, image lr 1, 256 real images per
     class), capped by the scale as DataDAM's are."""
     dm, s = cfg.baselines.dm, SCALES[cfg.scale]
-    cap = lambda v, c: v if c is None else min(v, c)  # noqa: E731
     return override(cfg, {**DM_OVERRIDES, "distill.iterations": cap(dm.iterations, s.iterations),
                            "distill.lr_images": dm.lr_images, "distill.batch_real": cap(dm.batch_real, s.batch_real)})
 
@@ -110,12 +110,13 @@ def _random(cfg: Config, data: RealData, snapshot_at: tuple[int, ...], progress:
 SET_KINDS: dict[str, SetKind] = {
     "datadam": SetKind(_datadam, "DataDAM: attention matching (SAM) + embedding MMD"),
     "random": SetKind(_random, "random real images per class", depends_on_distill=False),
-    "dm": SetKind(_dm, "DM: embedding MMD only (Zhao & Bilen)"),
+    "dm": SetKind(_dm, "DM: embedding MMD only (Zhao & Bilen)", scaled=True),
     "dc": SetKind(partial(gradient_matching.condense, siamese=False),
-                  "DC: gradient matching from noise (Zhao, Mopuri & Bilen)"),
+                  "DC: gradient matching from noise (Zhao, Mopuri & Bilen)", scaled=True),
     "dsa": SetKind(partial(gradient_matching.condense, siamese=True),
-                   "DSA: gradient matching with siamese augmentation, from real images (Zhao & Bilen)"),
-    "cafe": SetKind(cafe.condense, "CAFE: layer-wise feature alignment with a dynamic bi-level loop (Wang et al.)"),
+                   "DSA: gradient matching with siamese augmentation, from real images (Zhao & Bilen)", scaled=True),
+    "cafe": SetKind(cafe.condense, "CAFE: layer-wise feature alignment with a dynamic bi-level loop (Wang et al.)",
+                    scaled=True),
     "herding": _sampled(TrainedModel(coresets.train, partial(coresets.select, kind="herding"), coresets.payload),
                         "Herding: real images whose running mean follows the class mean (trained ConvNet features)"),
     "kcenter": _sampled(TrainedModel(coresets.train, partial(coresets.select, kind="kcenter"), coresets.payload),
