@@ -12,7 +12,7 @@ What it measures, every number on the machine it runs on, in this run
    256x128x16x16 input), in fp32 and under bf16 autocast: the yardsticks for the
    step's achieved FLOP/s (an fp32 step against the fp32 yardstick, a bf16 step
    against the bf16 one);
-2. distillation: ``distill.step`` + the image update at the paper's shape
+2. distillation: ``step.step`` + the image update at the paper's shape
    (CIFAR-10, ConvNet-3 width 128, IPC 10), both presets, batch_real 64 (and 256),
    with ``distill.autocast`` "none" (fp32) and "bf16": median step time after
    warm-up, peak memory, FLOPs of one step (FlopCounterMode: convolutions and
@@ -469,7 +469,7 @@ def report(results: list[dict], command: str, device: str) -> str:
     chk = next((r for r in results if r["job"] == "check"), {})
     lines.append(f"benchmark loop reproduces distill() exactly: {chk.get('mirrors_distill', 'n/a')}")
     if any(r.get("cuda_graph") for r in results if r["job"] == "step"):
-        lines.append("steps replayed as CUDA graphs (distill.GraphedStep, distill()'s default on CUDA; "
+        lines.append("steps replayed as CUDA graphs (step.GraphedStep, distill()'s default on CUDA; "
                      "FLOPs counted on the eager step)")
     for p in PRECISIONS:
         if p in conv:

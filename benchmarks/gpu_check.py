@@ -11,7 +11,7 @@
 3. cost of determinism: the distillation step with the atomic-free warp and
    deterministic cuDNN, and with grid_sample's atomic backward and cuDNN's
    default choice (the path before), alternated in one process;
-4. CUDA graphs (``distill(cuda_graph=...)``, ``distill.GraphedStep``): the same
+4. CUDA graphs (``distill(cuda_graph=...)``, ``step.GraphedStep``): the same
    config distilled eagerly and with each step replayed as one CUDA graph must
    give the same set, bit for bit (paper preset fp32 and bf16, released
    preset); then distill()'s time per iteration both ways, alternated, for

@@ -11,7 +11,7 @@ class, so the work splits by class with no gradient communication:
   all keeps every rank's generator in step with the single-process run;
 - rank ``r`` owns the contiguous class slice :func:`class_slice` and its
   ``ipc`` images per class; it runs the forward/backward only for those classes
-  (``distill.step(..., classes=(lo, hi))``) and steps an SGD optimizer over its
+  (``step.step(..., classes=(lo, hi))``) and steps an SGD optimizer over its
   own images (momentum is elementwise, so per-slice optimizers equal one global
   one);
 - the loss is all-reduced (sum) for logging, and the images are all-gathered at

@@ -321,7 +321,7 @@ def test_siamese_is_deterministic():
 
 
 def test_siamese_on_a_slice_of_classes_uses_their_rows():
-    """distill.step augments class chunks lo..hi-1 with rows lo..hi-1 of
+    """step.step augments class chunks lo..hi-1 with rows lo..hi-1 of
     parameters drawn for every class: the same images as augmenting all."""
     K = 5
     x = images(K * 2, c=1, size=8, seed=25, dtype=torch.float32)

@@ -1,4 +1,4 @@
-"""DataDAM's losses (losses.py) and their composition (distill.Objective) on
+"""DataDAM's losses (losses.py) and their composition (losses.Objective) on
 small hand-computed cases."""
 from __future__ import annotations
 

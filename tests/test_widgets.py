@@ -65,7 +65,7 @@ def test_maps_are_the_channel_power_sums_normalised(lab, p, norm):
 
 @pytest.mark.parametrize("p, norm", [(1, "l2"), (4, "l2"), (2, "l1"), (6, "none")])
 def test_sam_is_distillations_own_loss_on_the_same_batches(lab, p, norm):
-    """L_SAM of the explorer == distill.Objective's loss with only the SAM
+    """L_SAM of the explorer == losses.Objective's loss with only the SAM
     term (x1), over the same layers, on the same images; and == a hand sum."""
     m = MethodConfig(power=float(p), attention_norm=norm, components=("sam",), loss_scale=1.0)
     obj = Objective(m, 16)

@@ -48,7 +48,7 @@ class AttentionLab:
     ``sums[name][p][l]``: batch ``name``'s (``"real"`` and each synthetic
     batch's) channel power sums at layer ``l`` for power ``p``, (K*n, H_l*W_l),
     class-major; ``sam_layers``: the layers L_SAM sums over (0-based,
-    ``distill.Objective.layers``); ``distance``: its distance (``losses.DISTANCES``)."""
+    ``losses.Objective.layers``); ``distance``: its distance (``losses.DISTANCES``)."""
     encoder: torch.nn.Module
     image: torch.Tensor                    # (1, C, H, W), as the encoder sees it
     pixels: torch.Tensor                   # (C, H, W) in [0, 1], to show

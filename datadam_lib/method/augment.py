@@ -212,7 +212,7 @@ def siamese(cfg: DSAConfig, batches: list[torch.Tensor], params: Params,
     every row of ``params``) with one parameter row per class, shared by every
     image of that class in every batch (real and synthetic alike): row k of
     ``params`` (drawn by :func:`sample` for all classes) augments class k.
-    ``distill.step`` augments through this function only."""
+    ``step.step`` augments through this function only."""
     lo, hi = classes if classes is not None else (0, len(params["op"]))
     out = []
     for x in batches:

@@ -40,7 +40,7 @@ def real_batch(cfg: Config, data: RealData, batch_real: int) -> int:
 
 
 def init_images(init: str, cfg: Config, data: RealData, g: torch.Generator) -> torch.Tensor:
-    """``ipc`` images per class, class-major, from ``distill.INITS`` (``noise``:
+    """``ipc`` images per class, class-major, from ``init.INITS`` (``noise``:
     N(0, 1) in the normalised space, as DC/CAFE's ``torch.randn``; ``real``:
     random real images of the class), as a leaf tensor to optimise."""
     ipc = cfg.distill.ipc

@@ -6,7 +6,7 @@ K-Center rows of the field's tables; Zhao et al. ICLR 2021, Sec. 4).
   that brings the mean of the chosen embeddings closest to the class mean:
   step t picks ``argmin_i || mu - (sum_{chosen} e + e_i) / t ||``.
 - K-Center (Sener & Savarese 2018): greedy farthest-first traversal
-  (``distill.kcenter_indices``, the kit's K-Center initialisation).
+  (``init.kcenter_indices``, the kit's K-Center initialisation).
 
 Both embed the images with a ConvNet trained on the whole training set
 (``feature_network``: the preset's distillation network, SGD lr 0.01,

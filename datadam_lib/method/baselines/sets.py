@@ -3,7 +3,7 @@ class from a dataset, by name, so a sweep can compare them (``kit.sweep``)
 and the cache can store them (``kit.cache.set_cached``).
 
 Each kind maps ``(config, data, snapshot_at, progress)`` to a
-:class:`~datadam_lib.method.distill.SyntheticSet`:
+:class:`~datadam_lib.method.synthetic.SyntheticSet`:
 
 - ``datadam``: this paper's method, ``distill(cfg)``;
 - ``random``: ``ipc`` random real images per class (drawn as ``random_subset``

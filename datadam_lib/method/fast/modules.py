@@ -10,9 +10,8 @@ from torch import nn
 
 class ReLU(nn.ReLU):
     """``nn.ReLU(inplace=True)`` (the same values), out of place for bf16/fp16
-    inputs. Speed: PyTorch's in-place CPU kernels for bf16 are about 2x slower
-    than the out-of-place ones (100x128x32x32, 1 thread: relu_ 12.6 ms, relu
-    6.0 ms; fp32: 4.1 and 8.4 ms, so fp32 stays in place)."""
+    inputs. Speed: PyTorch's in-place CPU kernels for bf16 are about 2x slower than
+    the out-of-place ones (docs/benchmarks.md, "Speed paths")."""
 
     def __init__(self):
         super().__init__(inplace=True)
@@ -29,13 +28,9 @@ class GroupNorm(nn.GroupNorm):
     for a forward-only pass over large images.
 
     Speed: PyTorch's CPU GroupNorm is slow on channels_last memory, above all
-    its backward and its forward on small images. GroupNorm(128, 128), 1 thread:
-    forward + backward, 100x128x32x32 / 16x16: fp32 82 / 31 ms on
-    channels_last, 88 / 23 ms with a copy to NCHW; bf16 309 / 157 ms, 85 / 20
-    ms with the copy. Forward only, 320 images at 32 / 16 / 8 px: fp32 69 / 57
-    / 16 ms, bf16 47 / 312 / 78 ms on channels_last, against 97 / ~24 / ~6 and
-    70 / ~17 / ~4 ms with the copy: channels_last is kept for forward-only
-    passes at 32x32 px and above. Other devices use the native kernel."""
+    its backward and its forward on small images; channels_last is kept for
+    forward-only passes at 32x32 px and above (docs/benchmarks.md, "Speed
+    paths"). Other devices use the native kernel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type == "cpu" and x.dim() == 4 and not x.is_contiguous():
@@ -69,9 +64,9 @@ class AvgPool2d(nn.AvgPool2d):
     Speed: PyTorch's CPU avg_pool2d kernel (and its backward, which zero-fills
     then scatters) is slow on NCHW memory; each pair of image rows (2W values)
     times a fixed (2W, W/2) matrix of 0.25s is the same 2x2 mean, and its
-    backward is one product as well. In one evaluation step (ConvNet-3, 100
-    images) this took 47 ms off 323 (1 thread, fp32). channels_last inputs
-    (fast native kernel), other devices and other shapes use nn.AvgPool2d."""
+    backward is one product as well (docs/benchmarks.md, "Speed paths").
+    channels_last inputs (fast native kernel), other devices and other shapes
+    use nn.AvgPool2d."""
 
     def __init__(self):
         super().__init__(2, 2)

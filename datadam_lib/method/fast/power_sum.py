@@ -12,21 +12,14 @@ def channel_power_sum(f: torch.Tensor, power: float, scratch: bool = False) -> t
     """sum_c |f_c|^p, (N, C, H, W) -> (N, H, W).
 
     Speed: a generic float pow was the slowest op of a CPU step. For even
-    integer p, sum_c (f^(p/2))^2 after p/2 - 1 multiplications. On
-    channels_last memory that is a squared 2-norm over the contiguous channels
-    (the fastest reduction there); on NCHW memory vector_norm's reduction over
-    the strided channel axis is slow, and squaring then summing channel planes
-    is faster, in place when nothing needs the gradient (320x128x16x16, 2
-    threads: 19.3 -> 3.5 ms; 320x128x32x32: 84 -> 30 ms; channels_last 21.6 ms
-    kept). Where f needs a gradient, that gradient, p f^(p-1) g, is written
-    by hand (``_EvenPowerSum``). ``scratch`` (no gradient needed): f is a
-    temporary of the caller's that may be overwritten, and the powers are
-    taken in place on it (no new activation-sized tensor: on 4x128x32x32
-    chunks in a loop, 2 threads, a product into a new tensor took ~3.5x an
-    in-place pass, 72 vs 21 us). p = 1 (the released code's) is abs then a
-    sum (vector_norm's generic p-norm path took 137 ms, abs + sum 78 ms on
-    640x128x32x32, 1 thread); other p use one fused p-norm reduction raised
-    back to p."""
+    integer p, sum_c (f^(p/2))^2 after p/2 - 1 multiplications: a squared
+    2-norm over the channels on channels_last memory, squared channel planes
+    summed on NCHW memory (in place when nothing needs the gradient). Where f
+    needs a gradient, p f^(p-1) g is written by hand (``_EvenPowerSum``).
+    ``scratch`` (no gradient needed): f is a temporary of the caller's, and the
+    powers are taken in place on it. p = 1 (the released code's) is abs then a
+    sum; other p one fused p-norm reduction raised back to p. The measurements:
+    docs/benchmarks.md, "Speed paths"."""
     if _even(power):
         if torch.is_grad_enabled() and f.requires_grad:
             return _EvenPowerSum.apply(f, int(power))
