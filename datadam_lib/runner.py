@@ -130,6 +130,8 @@ def list_targets(root: str | None = None, file=None) -> None:
 def _params(t, a) -> dict:
     # the family fills in the target's defaults for the scale (registry Target.params)
     p = {"scale": a.scale, "preset": a.preset, "force": bool(a.force)}
+    if t.notebook_name:   # a notebook shared by several targets: which one this run is
+        p["target"] = t.name
     if a.dataset:
         p["dataset"] = absolute_dataset(a.dataset)
     if a.root:

@@ -26,7 +26,17 @@ FORBIDDEN = [r"\.backward\(", r"\boptim\.", r"zero_grad", r"for\s+\w+\s+in\s+ran
 
 def test_every_notebook_is_a_target():
     names = {os.path.splitext(os.path.basename(p))[0] for p in NOTEBOOKS}
-    assert names == {n for n, t in TARGETS.items() if t.implemented}
+    assert names == {os.path.basename(t.notebook)[:-6] for t in TARGETS.values() if t.implemented}
+
+
+def test_a_shared_notebook_declares_which_target_it_runs():
+    """fig14-22 share notebooks/grid.ipynb: it takes ``target``, and each of
+    its targets is run with its own name (the runner passes it)."""
+    shared = [t for t in TARGETS.values() if t.notebook_name]
+    assert {t.name for t in shared} == {f"fig{n}" for n in range(14, 23)}
+    for t in shared:
+        params = papermill.inspect_notebook(os.path.join(kit_root(), t.notebook))
+        assert "target" in params and params["target"]["default"].strip('"') in {s.name for s in shared}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)

@@ -29,7 +29,7 @@ def test_every_artefact_of_the_supplement_is_a_target():
 def test_each_target_names_its_family_and_outputs_carry_the_scale(name):
     t = TARGETS[name]
     assert t.family in ("ablations", "visuals", "baselines", "nas", "teaching") and t.title and t.datasets
-    assert t.notebook == f"notebooks/{name}.ipynb"
+    assert t.notebook == f"notebooks/{t.notebook_name or name}.ipynb"
     assert os.path.isfile(os.path.join(KIT, t.notebook)) == t.implemented
     for scale in SCALES:
         figs = [o for o in t.outputs_for(scale) if o.startswith("figures/")]

@@ -80,7 +80,8 @@ register(
             "paper": {"ipc": 50, "iterations": 40000, "points": [0, 1000, 5000, 10000, 20000, 40000],
                       "per_class": 2}}, paper_gpu_h=8.0),
     *[Target(f"fig{n}", f"Supplement Fig. {n}: distilled images, {label}, IPC {ipc}", "visuals", (ds,),
-             _grid_params(ipc, classes, per), paper_gpu_h=h) for n, ds, label, ipc, classes, per, h in GRIDS],
+             _grid_params(ipc, classes, per), paper_gpu_h=h, notebook_name="grid")
+      for n, ds, label, ipc, classes, per, h in GRIDS],
 )
 
 

@@ -142,10 +142,12 @@ class Target:
     implemented: bool = True
     paper_gpu_h: float | None = None
     needs: str = ""                               # what the target needs beyond its dataset
+    notebook_name: str = ""                       # a notebook shared by several targets (the runner passes
+                                                  # it ``target=NAME``); "": the target's own
 
     @property
     def notebook(self) -> str:
-        return f"notebooks/{self.name}.ipynb"
+        return f"notebooks/{self.notebook_name or self.name}.ipynb"
 
     @property
     def default_dataset(self) -> str:
