@@ -3,6 +3,7 @@ them; see notebooks/conftest.py): committed without outputs, a typed and
 commented ``parameters`` cell first, the python3 kernel, no training code."""
 from __future__ import annotations
 
+import argparse
 import glob
 import os
 import re
@@ -11,6 +12,7 @@ import nbformat
 import papermill
 import pytest
 
+from datadam_lib import runner
 from datadam_lib.families import load_all
 from datadam_lib.kit.paths import kit_root
 from datadam_lib.kit.registry import TARGETS
@@ -37,6 +39,10 @@ def test_a_shared_notebook_declares_which_target_it_runs():
     for t in shared:
         params = papermill.inspect_notebook(os.path.join(kit_root(), t.notebook))
         assert "target" in params and params["target"]["default"].strip('"') in {s.name for s in shared}
+        args = argparse.Namespace(scale="smoke", preset="paper", force=False, dataset="", root="", executor="",
+                                  executor_config="", seeds=[])
+        assert runner._params(t, args)["target"] == t.name
+    assert "target" not in runner._params(TARGETS["fig1"], args)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)

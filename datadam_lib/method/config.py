@@ -197,8 +197,7 @@ class Scale:
 
     def work(self) -> dict:
         """Every cap, without the description (what a cache key records)."""
-        return {"iterations": self.iterations, "epochs": self.epochs, "num_models": self.num_models,
-                "batch_real": self.batch_real, "caps": {m: dict(c) for m, c in sorted(self.caps.items())}}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "description"}
 
 
 SCALES: dict[str, Scale] = {

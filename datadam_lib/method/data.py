@@ -74,8 +74,8 @@ class Subset:
     (10,000 images each), so ``Subset(5, 1000, 1000)`` is training indices
     ``b * 10000 + [0, 1000)``, b = 0..4, and test indices ``[0, 1000)``. The
     same rule on an .npz holding the first M >= 1,000 images of each batch in
-    order (``../shared/data/cifar10-mini.npz``: M = 1,034) picks
-    ``b * M + [0, 1000)``: the same images (tests/test_data.py proves it)."""
+    order (e.g. a slice with M = 1,034) picks ``b * M + [0, 1000)``: the same
+    images (tests/test_subset.py proves it)."""
     blocks: int
     per_block: int
     test: int

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import augment
-from ..config import SCALES, Config
+from ..config import SCALES, Config, cap
 from ..data import DataError, RealData
 from ..init import INITS
 from ..io import device_description, manifest
@@ -35,8 +35,7 @@ def real_batch(cfg: Config, data: RealData, batch_real: int) -> int:
     """Real images per class per step: the method's ``batch_real`` capped by the
     scale (as ``make_config`` caps DataDAM's) and by the smallest class (a
     class smaller than the batch contributes all its images)."""
-    cap = SCALES[cfg.scale].batch_real
-    return min(batch_real if cap is None else min(batch_real, cap), int(data.counts.min()))
+    return min(cap(batch_real, SCALES[cfg.scale].batch_real), int(data.counts.min()))
 
 
 def init_images(init: str, cfg: Config, data: RealData, g: torch.Generator) -> torch.Tensor:
