@@ -82,17 +82,23 @@ def run(a) -> tuple[str, list[dict]]:
         t0 = time.time()
         got = run_sweep(settings("ipc", a.ipcs, lambda i: {"distill.ipc": i, **budget, **extra}), seeds=a.seeds,
                         dataset=dataset(a), data_root=a.root or os.path.join(os.path.dirname(HERE), "data"),
-                        preset=preset, scale="paper", kinds=KINDS, cache_root=a.cache, label="fidelity")
+                        preset=preset, scale="paper", kinds=a.kinds, cache_root=a.cache, label="fidelity")
         for r in report.summarize(got):
             rows.append({**r, "preset": preset, "wall_s": time.time() - t0})
     from datadam_lib.kit.verdict import Claim, judge, values_from_summary
-    lines = ["| preset | IPC | " + " | ".join(NAMES[k] for k in KINDS) + " | DataDAM − Random | DataDAM − DM "
-             "| DataDAM above DM? (kit/verdict.py) |", "|---|---|" + "---|" * (len(KINDS) + 3)]
+    kinds = [k for k in KINDS if k in a.kinds]
+    full = len(kinds) == len(KINDS)  # the differences and the verdict need all three kinds
+    lines = ["| preset | IPC | " + " | ".join(NAMES[k] for k in kinds)
+             + (" | DataDAM − Random | DataDAM − DM | DataDAM above DM? (kit/verdict.py) |" if full else " |"),
+             "|---|---|" + "---|" * (len(kinds) + 3 * full)]
     for preset in a.presets:
         for ipc in a.ipcs:
             cell = {k: next(r for r in rows if r["preset"] == preset and r["setting"] == f"ipc={ipc}"
-                            and r["kind"] == k) for k in KINDS}
-            acc = " | ".join(f"{cell[k]['mean']:.1f} ± {cell[k]['std']:.1f}" for k in KINDS)
+                            and r["kind"] == k) for k in kinds}
+            acc = " | ".join(f"{cell[k]['mean']:.1f} ± {cell[k]['std']:.1f}" for k in kinds)
+            if not full:
+                lines.append(f"| {preset} | {ipc} | {acc} |")
+                continue
             mine = [r for r in rows if r["preset"] == preset]
             above = judge(Claim.parse(f"ipc={ipc} > ipc={ipc}@dm"), values_from_summary(mine))
             lines.append(f"| {preset} | {ipc} | {acc} | {cell['datadam']['mean'] - cell['random']['mean']:+.1f} "
@@ -113,6 +119,9 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=300, help="evaluation epochs (the preset's schedule)")
     p.add_argument("--models", type=int, default=3, help="evaluated models per set")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
+                   help="only these sets (e.g. two processes, one per kind, sharing --cache; "
+                   "a last run with every kind assembles the table from the cache)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="any other config override")
     p.add_argument("--label", default="", help="a name for this table (e.g. bf16)")
     p.add_argument("--threads", type=int, default=2)
