@@ -86,12 +86,13 @@ from datadam_lib.method import config
 config.PRESETS["paper"] = config.override(config.PRESETS["paper"],
                                           {"distill.autocast": "bf16", "evaluate.autocast": "bf16"})
 from datadam_lib.families import ablations
+from datadam_lib.kit.run import RunOptions
 t = time.perf_counter()
-scale = sys.argv[2] if len(sys.argv) > 2 else "quick"
+options = RunOptions(scale=sys.argv[2] if len(sys.argv) > 2 else "quick", dataset="digits", force=True)
 if sys.argv[1] == "quickstart":   # the teaching notebook has its own entry point
-    result = ablations.quickstart(scale=scale, dataset="digits", force=True)
+    result = ablations.quickstart(options)
 else:
-    result = ablations.run(sys.argv[1], scale=scale, dataset="digits", force=True)
+    result = ablations.run(sys.argv[1], options)
 wall = time.perf_counter() - t
 print(json.dumps({"wall_s": wall, "results": [{"label": r.get("label"), "mean": r["mean"], "std": r["std"]}
                                               for r in result.summary]}))

@@ -3,6 +3,8 @@
 out and why, sets shared across evaluations, Fig. 9's numbers by hand."""
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 
@@ -53,8 +55,9 @@ def test_split_sweeps_keep_each_ipcs_epochs(monkeypatch):
     calls = []
     monkeypatch.setattr(baselines, "run_sweep", lambda s, kinds, **kw: calls.append(
         ([x.key for x in s], kinds, [x.config_overrides().get("evaluate.epochs") for x in s])) or [])
+    run_ = types.SimpleNamespace(sweep_args=dict)       # the run's shared sweep arguments: none here
     baselines._sweep_cells({1: ["random", "dc"], 10: ["random", "dc"], 50: ["random"]},
-                           {"ipcs": [1, 10, 50], "epochs": [100, 50, 20]}, {})
+                           {"ipcs": [1, 10, 50], "epochs": [100, 50, 20], "seeds": [0]}, run_)
     assert calls == [(["ipc=1", "ipc=10"], ("random", "dc"), [100, 50]), (["ipc=50"], ("random",), [20])]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from datadam_lib import distill, make_config, override
-from datadam_lib.families import ablations, load_all, visuals
+from datadam_lib.families import load_all, visuals
 from datadam_lib.kit import cache
 from datadam_lib.kit.registry import TARGETS
 
@@ -79,22 +79,6 @@ def test_grid_choice_is_seeded_and_all_means_all():
     assert visuals._choose(5, 9, g()).tolist() == [0, 1, 2, 3, 4]
     a, b = visuals._choose(100, 10, g()), visuals._choose(100, 10, g())
     assert torch.equal(a, b) and len(set(a.tolist())) == 10 and a.tolist() == sorted(a.tolist())
-
-
-def test_unset_parameters_take_the_scales_defaults(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATADAM_OUT", str(tmp_path))
-    _, params, _ = ablations._start("fig1", "quick", "digits", "paper", [0], False, "inline", "", "",
-                                    {"ipc": 0, "powers": []})
-    assert params["ipc"] == 1 and params["powers"] == [1, 2, 4, 6, 8]      # digits: its own IPC
-    (tmp_path / "x.npz").write_bytes(b"")
-    _, params, _ = ablations._start("fig1", "quick", f"npz:{tmp_path / 'x.npz'}", "paper", [0], False, "inline", "", "",
-                                    {"ipc": 0})
-    assert params["ipc"] == 10                                               # real images: the paper's
-    _, params, _ = ablations._start("fig1", "quick", "digits", "paper", [0], False, "inline", "", "", {"ipc": 2})
-    assert params["ipc"] == 2                                                # asked for: kept
-    _, params, _ = ablations._start("fig17", "quick", "digits", "paper", [0], False, "inline", "", "",
-                                    {"ipc": 0, "classes": 0, "per_class": -1})
-    assert params["classes"] == 0 and params["per_class"] == 10 and params["ipc"] == 50
 
 
 def test_fig3_draws_the_images_of_fig2s_run():

@@ -11,6 +11,7 @@ import torch
 from datadam_lib.families import load_all
 from datadam_lib.kit import plots, report
 from datadam_lib.kit.registry import TargetError, get
+from datadam_lib.kit.run import RunOptions
 
 
 @pytest.fixture(autouse=True)
@@ -167,9 +168,9 @@ def test_a_grid_needs_its_own_dataset_outside_smoke_scale(monkeypatch):
     for other in ("digits", "cifar100", "npz:/x/cifar10.npz"):
         assert not visuals.same_images(other, "cifar10"), other
     with pytest.raises(TargetError, match="^fig16 needs cifar100: .*digits would stand under its name"):
-        visuals.grid("fig16", scale="quick", dataset="digits")
+        visuals.grid("fig16", RunOptions(scale="quick", dataset="digits"))
     with pytest.raises(TargetError, match="^fig18 needs tinyimagenet"):
-        visuals.grid("fig18", scale="paper", dataset="cifar10-5k")
+        visuals.grid("fig18", RunOptions(scale="paper", dataset="cifar10-5k"))
     visuals.check_dataset(get("fig16"), "digits", "smoke")        # smoke checks code paths on any data
     assert visuals.refuses("fig16", "digits", "quick").startswith("fig16 needs cifar100")
     assert visuals.refuses("fig3", "digits", "quick") is None and visuals.refuses("fig16", "cifar100", "quick") is None

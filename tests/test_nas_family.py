@@ -12,6 +12,7 @@ import pytest
 from datadam_lib.families import load_all, nas, nas_sweep
 from datadam_lib.kit import report
 from datadam_lib.kit.registry import Setting, TargetError
+from datadam_lib.kit.run import RunOptions
 from datadam_lib.method.nas import bench201 as nas_bench201
 from datadam_lib.method.nas import cells
 from datadam_lib.method.nas import space as nas_space
@@ -80,7 +81,7 @@ def test_table4_metrics_by_hand(run_):
 
 
 def test_the_notes_warn_when_the_top_set_is_too_small_to_rank(run_):
-    params = {**nas.CONVNET_PARAMS["quick"], **nas.DEFAULTS["convnet"], "seeds": [0]}
+    params = {**nas.CONVNET_PARAMS["quick"], "seeds": [0]}
     truth = [50.0, 60.0, 70.0, 80.0, 90.0]
     small = _search("convnet", truth, {"random": [1.0, 2.0, 3.0, 5.0, 4.0], "whole": truth})
     metrics = nas.VIEWS["table4"].metrics
@@ -106,7 +107,7 @@ def test_table5_without_the_benchmark_is_never_beside_the_papers_numbers(run_):
 
 
 def _params(**kw):
-    return {**nas.DEFAULTS["convnet"], **nas.CONVNET_PARAMS["smoke"], **kw}
+    return {**nas.CONVNET_PARAMS["smoke"], **kw}
 
 
 def test_a_search_through_submitit_local_jobs_fills_the_cache(tmp_path, monkeypatch):
@@ -118,11 +119,11 @@ def test_a_search_through_submitit_local_jobs_fills_the_cache(tmp_path, monkeypa
     config.write_text(json.dumps({"log_folder": str(tmp_path / "logs" / "%j"), "local_parallelism": 1,
                                   "timeout_min": 10}))
     p = _params(architectures=1, depths=[1], proxies=["whole"])       # one job: one process to start
-    r = report.start("table4", "smoke", "digits", params=p)
-    first = nas_sweep.search("convnet", p, r, executor="local", executor_config=str(config))
+    r = report.start("table4", "smoke", "digits", params={**p, "executor": "local", "executor_config": str(config)})
+    first = nas_sweep.search("convnet", p, r)
     assert len(first.rows) == 1 and not first.rows[0]["cached"]
     assert len(list((tmp_path / "cache" / "nas").glob("*.json"))) == 1
-    again = nas_sweep.search("convnet", p, r)
+    again = nas_sweep.search("convnet", p, report.start("table4", "smoke", "digits", params=p))
     assert all(x["cached"] for x in again.rows)
     assert [x["val_acc"] for x in again.rows] == [x["val_acc"] for x in first.rows]
     assert again.truth_rank == first.truth_rank
@@ -144,7 +145,8 @@ def test_table5_reads_the_benchmark_instead_of_training_a_ground_truth(tmp_path,
     path = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
     path.write_bytes(b"")
     monkeypatch.setattr(nas_bench201, "_open", lambda p: API())
-    result = nas.run("table5", scale="smoke", dataset="digits", cells=2, proxies=["random"], nb201_path=str(path))
+    result = nas.run("table5", RunOptions(scale="smoke", dataset="digits"), cells=2, proxies=["random"],
+                     nb201_path=str(path))
     assert result.params["cell_channels"] == 4                           # the smoke scale's narrow network
     assert result.search.benchmark and result.search.truth_rank == [93.0, 89.0]
     assert {x["kind"] for x in result.search.rows} == {"random"}          # no self-trained ground truth

@@ -3,6 +3,8 @@ end, failures that leave the previous outputs alone) and the reports and
 manifests written beside every output."""
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import io
 import json
 import os
@@ -14,10 +16,12 @@ import time
 import papermill
 import pytest
 
+from datadam_lib import runner
 from datadam_lib.families import load_all
 from datadam_lib.kit import report
 from datadam_lib.kit.paths import kit_root
-from datadam_lib.kit.registry import SCALES, TARGETS, ordered
+from datadam_lib.kit.registry import TARGETS, ordered
+from datadam_lib.kit.run import RunOptions
 from datadam_lib.method.data import DatasetNotFoundError
 from datadam_lib.runner import main
 
@@ -33,11 +37,15 @@ MANIFEST_KEYS = {"git_sha", "git_dirty", "packages", "device", "seed", "scale", 
 def test_the_notebook_declares_what_the_runner_passes(name):
     t = TARGETS[name]
     declared = {p["name"]: p for p in papermill.inspect_notebook(os.path.join(KIT, t.notebook)).values()}
-    assert {"scale", "dataset", "preset", "force", "executor", "executor_config", "data_root", "seeds"} <= set(declared)
-    # the target's own parameters (its sweep axes) are notebook parameters too
-    for scale in SCALES:
-        assert set(t.params_for(scale)) - {"ipc", "digits_ipc"} <= set(declared), scale   # digits_ipc: the family picks it
+    # the run options (kit/run.py RunOptions, what the runner passes) and one `params` dict: the target's own
+    # parameters (its sweep axes) live in the registry only, so a notebook cannot drift from them
+    options = {f.name for f in dataclasses.fields(RunOptions)}
+    assert set(declared) == options | {"params"} | ({"target"} if t.notebook_name else set())
+    assert declared["params"]["default"] == "{}"
     assert 'os.environ.get("DATADAM_SCALE", "quick")' in declared["scale"]["default"]
+    args = argparse.Namespace(scale="smoke", preset="paper", force=True, dataset="digits", root="/d", executor="local",
+                              executor_config="/c.json", seeds=[1])
+    assert set(runner._params(t, args)) <= set(declared)
 
 
 def test_list_shows_every_target_within_100_columns(capsys):

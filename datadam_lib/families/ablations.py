@@ -9,7 +9,7 @@ Fig 2 is a curve: one distillation evaluated at several of its iterations.
 A notebook calls :func:`run` (or :func:`quickstart`, :func:`curve`) once and
 shows what it returns.
 
-    result = ablations.run("fig1", scale="quick", dataset="digits")
+    result = ablations.run("fig1", RunOptions(scale="quick", dataset="digits"), powers=[1, 4])
     result.show()
 
 At the quick scale the ablations run at IPC 1 on digits: at IPC 10 digits is
@@ -18,13 +18,13 @@ says so in its title.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Callable
 
 from ..kit import plots, report
-from ..kit.registry import SCALES, Setting, Target, get, register, settings
-from ..kit.sweep import get_data, job_config, run_sweep
+from ..kit.registry import SCALES, Setting, Target, register, settings
+from ..kit.run import Result, RunOptions, start
+from ..kit.sweep import curve_job, run_sweep
 
 
 @dataclass(frozen=True)
@@ -34,44 +34,6 @@ class Ablation:
     xlabel: str
     kinds: tuple[str, ...] = ("datadam",)
     images: bool = False                  # also draw each setting's learned images
-
-
-@dataclass
-class Result:
-    """What a family call returns: the run (paths, provenance), every job's
-    row, the summary per setting, the figures, the markdown table and what
-    this run shows."""
-    run: report.Run
-    rows: list[dict]
-    summary: list[dict]
-    figures: dict[str, Any] = field(default_factory=dict)
-    table: str = ""
-    findings: str = ""
-
-    def show(self) -> None:
-        for fig in self.figures.values():
-            plots.show(fig)
-        report.show_markdown(self.table)
-        if self.findings:
-            report.show_markdown(self.findings)
-
-    def check(self, settings: int, kinds: int = 1) -> None:
-        """Fail loudly when the run did not produce what it should: one CSV
-        row per setting and kind, accuracies that are percentages, every
-        figure and table file written. The notebooks end with this call, so
-        the test suite (nbval) fails on a broken pipeline."""
-        rows = report.read_csv(self.run.results_path("csv"))
-        assert len(rows) == settings * kinds, f"{len(rows)} CSV rows, expected {settings} x {kinds}"
-        for r in rows:
-            if r.get("mean", "") != "":
-                assert 0 <= float(r["mean"]) <= 100 and float(r["std"]) >= 0, r
-                assert int(r["n_models"]) >= 1, r
-        for part in self.figures:
-            for ext in ("png", "pdf"):
-                path = f"{self.run.figure_path(part)}.{ext}"
-                assert os.path.isfile(path) and os.path.getsize(path) > 0, path
-                assert os.path.isfile(path + ".manifest.json"), path
-        assert os.path.isfile(self.run.results_path("md")), "markdown table not written"
 
 
 def _method(field_: str, value) -> dict:
@@ -124,6 +86,22 @@ def _params(paper_ipc: int = 10, **axes) -> dict[str, dict]:
             "paper": {"ipc": paper_ipc, **axes}}
 
 
+HELP = {
+    "ipc": "images per class of every set (quick: the paper's IPC up to 10 on real images)",
+    "digits_ipc": "the IPC on digits where ipc is not given (digits saturates at IPC 10: every setting ~95 %)",
+    "ipcs": "images per class compared, DataDAM vs Random at each",
+    "powers": "the values of p compared (supplement Fig. 1)",
+    "iterations": "distillation iterations from Gaussian noise",
+    "points": "the iterations at which the images are evaluated",
+    "augments": "evaluation-time augmentations compared (supplement Fig. 4)",
+    "distances": "the distances between attention maps compared (supplement Fig. 5)",
+    "norms": "the normalisations of the attention maps compared (supplement Fig. 6)",
+    "archs": "encoders used for distillation; every set is evaluated on ConvNet (supplement Fig. 10)",
+    "losses": "loss components compared: mmd, sam, feature (feature maps), datadam (supplement Fig. 11)",
+    "layers": "layers matched: SAM on 1, 2 or 1+2; last: L_MMD only; all: DataDAM (supplement Fig. 12)",
+    "inits": "initialisations compared: real, kcenter, noise (supplement Fig. 13)",
+}
+
 register(
     Target("quickstart", "DataDAM explained: attention maps, synthetic images as they are learned, "
            "DataDAM vs Random (IPC 1 and 10)", "ablations", ("digits",),
@@ -158,6 +136,7 @@ register(
     Target("fig13", "Supplement Fig. 13: initialisation (random real, K-Center, Gaussian noise; IPC 50)",
            "ablations", ("cifar10",), _params(50, inits=["real", "kcenter", "noise"]), ABLATIONS["fig13"].settings,
            parts=("", "images"), paper_gpu_h=3.0),
+    help=HELP,
 )
 
 
@@ -186,39 +165,20 @@ def findings(summary: list[dict], kind: str = "datadam") -> str:
     return text
 
 
-def _start(name: str, scale: str, dataset: str | None, preset: str, seeds, force: bool, executor: str,
-           executor_config: str, data_root: str, params: dict) -> tuple[Target, dict, report.Run]:
-    """The target, its parameters (a parameter left unset takes the target's
-    default for the scale: None, [], "", -1, and 0 for counts where 0 means
-    nothing, such as ipc and iterations) and the run."""
-    t = get(name)
-    unset = lambda k, v: v is None or v in ([], "", -1) or (v == 0 and k in ("ipc", "iterations"))  # noqa: E731
-    given = {k: v for k, v in params.items() if not unset(k, v)}
-    params = {**t.params_for(scale), **given, "seeds": list(seeds)}
-    if (dataset or t.default_dataset) == "digits" and "digits_ipc" in params and "ipc" not in given:
-        params["ipc"] = params["digits_ipc"]       # digits saturates at the real images' IPC
-    run_ = report.start(name, scale, dataset or t.default_dataset, preset, data_root_=data_root or None,
-                        params={**params, "force": force, "executor": executor, "executor_config": executor_config})
-    return t, params, run_
-
-
 def _title(t: Target, run_: report.Run) -> str:
     ipc = run_.params.get("ipc")
     note = " (IPC 1 where digits saturates at 10)" if run_.dataset == "digits" and ipc == 1 else ""
     return f"{t.title}\n{run_.label}{note}"
 
 
-def run(name: str, *, scale: str = "quick", dataset: str | None = None, preset: str = "paper",
-        seeds: list[int] = (0,), force: bool = False, executor: str = "inline", executor_config: str = "",
-        data_root: str = "", **params) -> Result:
+def run(name: str, options: RunOptions = RunOptions(), **params) -> Result:
     """Run the ablation target ``name`` (fig1, fig4-6, fig10-13): its settings
-    for ``params`` (the target's defaults for ``scale`` where not given),
-    distilled and evaluated through the cache, drawn and tabulated."""
-    t, params, run_ = _start(name, scale, dataset, preset, seeds, force, executor, executor_config, data_root,
-                             params)
+    for ``params`` (the registry's for the scale where not given), distilled
+    and evaluated through the cache, drawn and tabulated."""
+    t, params, run_ = start(name, options, params)
     ab = ABLATIONS[name]
-    rows = run_sweep(ab.settings(params), seeds=params["seeds"], ipc=params["ipc"], kinds=ab.kinds, force=force,
-                     executor=executor, executor_config=executor_config or None, **run_.sweep_args())
+    settings_ = ab.settings(params)
+    rows = run_sweep(settings_, seeds=params["seeds"], ipc=params["ipc"], kinds=ab.kinds, **run_.sweep_args())
     summary = report.summarize(rows)
     extra = _add_image_stats(summary, rows, run_) if ab.images else ""
     run_.save_csv(summary, rows)
@@ -230,7 +190,7 @@ def run(name: str, *, scale: str = "quick", dataset: str | None = None, preset: 
                                     per_class=min(params["ipc"], 5))
         run_.save_figure(figures["images"], "images")
     table = run_.table(summary, ab.kinds, setting_name=ab.xlabel, extra=extra)
-    return Result(run_, rows, summary, figures, table, findings(summary))
+    return Result(run_, rows, summary, figures, table, findings(summary), expected=len(settings_) * len(ab.kinds))
 
 
 def image_stats(pixels) -> tuple[list[float], list[float]]:
@@ -279,42 +239,15 @@ def _images(rows: list[dict], run_: report.Run, title: str, per_class: int = 1):
 
 # ---------------------------------------------------------------- the curve of Fig. 2
 
-def curve_job(job: dict) -> dict:
-    """One distillation evaluated at several of its iterations (a sweep job:
-    module-level, picklable). The images at iteration k of an N-iteration run
-    are the final images of a k-iteration run with the same seed (every draw
-    happens in the same order; tests/test_families.py checks it), so each
-    point is cached under the config of a k-iteration run."""
-    from ..kit.cache import evaluate_cached, set_cached
-    from ..method.config import override
-    cfg = job_config(job)
-    data = get_data(job["dataset"], job["data_root"], job.get("device"), cfg.preprocess)
-    points = tuple(job["points"])
-    syn, hit, entry = set_cached("datadam", cfg, data, force=job["force"], root=job["cache_root"], snapshot_at=points)
-    out = []
-    for k in points:
-        cfg_k = override(cfg, {"distill.iterations": k})
-        res, e_hit, _ = evaluate_cached(cfg_k, data, syn.snapshots[k].to(data.device), syn.labels, kind="datadam",
-                                        force=job["force"], root=job["cache_root"])
-        out.append({"x": k, "accuracies": res.accuracies, "eval_cached": e_hit, "eval_s": res.wall_time_s})
-        print(f"{job['label']} | iteration {k}: {100 * res.mean:.2f} +- {100 * res.std:.2f} %", flush=True)
-    return {"setting": job["setting"], "kind": "datadam", "seed": job["seed"], "synthetic_dir": entry,
-            "distill_cached": hit, "distill_s": syn.info.get("wall_time_s"), "points": out,
-            "dataset": job["dataset"], "scale": job["scale"], "preset": job["preset"], "ipc": cfg.distill.ipc}
-
-
-def curve(name: str = "fig2", *, scale: str = "quick", dataset: str | None = None, preset: str = "paper",
-          seeds: list[int] = (0,), force: bool = False, executor: str = "inline", executor_config: str = "",
-          data_root: str = "", **params) -> Result:
+def curve(name: str = "fig2", options: RunOptions = RunOptions(), **params) -> Result:
     """Supplement Fig. 2: test accuracy over the iterations of one run from
     Gaussian noise (``points``: the iterations evaluated)."""
-    t, params, run_ = _start(name, scale, dataset, preset, seeds, force, executor, executor_config, data_root,
-                             params)
+    t, params, run_ = start(name, options, params)
     points = sorted(set(params["points"]) | {params["iterations"]})
     base = Setting("init", "noise", (("distill.init", "noise"), ("distill.iterations", params["iterations"])),
                    "Gaussian noise")
-    jobs = run_sweep([base], seeds=params["seeds"], ipc=params["ipc"], force=force, executor=executor,
-                     executor_config=executor_config or None, job_fn=curve_job, points=points, **run_.sweep_args())
+    jobs = run_sweep([base], seeds=params["seeds"], ipc=params["ipc"], job_fn=curve_job, points=points,
+                     **run_.sweep_args())
     rows = [{"setting": f"iterations={p['x']}", "label": str(p["x"]), "kind": "datadam", "seed": j["seed"],
              "accuracies": p["accuracies"], "dataset": j["dataset"], "scale": j["scale"], "preset": j["preset"],
              "ipc": j["ipc"], "overrides": "{}"} for j in jobs for p in j["points"]]
@@ -331,14 +264,12 @@ def curve(name: str = "fig2", *, scale: str = "quick", dataset: str | None = Non
             f"{first['x']}) to {last['mean']:.1f} % (iteration {last['x']}); "
             f"{'still rising' if last['mean'] - summary[-2]['mean'] > max(last['std'], 0.5) else 'levelling off'}"
             " at the end.") if len(summary) > 1 else ""
-    return Result(run_, rows, summary, figures, table, text)
+    return Result(run_, rows, summary, figures, table, text, expected=len(points))
 
 
 # ---------------------------------------------------------------- the teaching notebook
 
-def quickstart(*, scale: str = "quick", dataset: str = "digits", preset: str = "paper", ipcs: list[int] = (1, 10),
-               seeds: list[int] = (0,), force: bool = False, executor: str = "inline", executor_config: str = "",
-               data_root: str = "") -> Result:
+def quickstart(options: RunOptions = RunOptions(), **params) -> Result:
     """The teaching notebook's computation: the attention maps of a random
     ConvNet, DataDAM vs Random at each IPC, the synthetic images of the
     largest IPC as they are learned."""
@@ -347,10 +278,11 @@ def quickstart(*, scale: str = "quick", dataset: str = "digits", preset: str = "
     from ..method.config import make_config
     from ..method.models import build_encoder
     from ..method.synthetic import SyntheticSet
-    t, params, run_ = _start("quickstart", scale, dataset, preset, seeds, force, executor, executor_config,
-                             data_root, {"ipcs": list(ipcs)})
+    t, params, run_ = start("quickstart", options, params)
+    ipcs = params["ipcs"]
     data = run_.load_data()
-    cfg = make_config(preset, scale, dataset, ipc=max(ipcs), seed=params["seeds"][0], overrides=run_.overrides)
+    cfg = make_config(run_.preset, run_.scale, run_.dataset, ipc=max(ipcs), seed=params["seeds"][0],
+                      overrides=run_.overrides)
     m = cfg.distill.method
     figures = {}
     examples = data.x_train[data.offsets]  # the first training image of each class
@@ -360,21 +292,21 @@ def quickstart(*, scale: str = "quick", dataset: str = "digits", preset: str = "
     figures["attention"] = plots.attention_panel(data.to_pixels(examples), maps, data.classes,
                                                  title=f"attention maps (p = {m.power:g}), random ConvNet")
     run_.save_figure(figures["attention"], "attention")
-    rows = run_sweep(t.settings(params), seeds=params["seeds"], kinds=("datadam", "random"), force=force,
-                     executor=executor, executor_config=executor_config or None, **run_.sweep_args())
+    rows = run_sweep(t.settings(params), seeds=params["seeds"], kinds=("datadam", "random"), **run_.sweep_args())
     summary = report.summarize(rows)
     run_.save_csv(summary, rows)
     largest = max(ipcs)
     syn = SyntheticSet.load(next(r["synthetic_dir"] for r in rows if r["kind"] == "datadam" and r["ipc"] == largest))
     figures["synthetic"] = plots.snapshots(syn.snapshots, data, per_class=1, losses=syn.losses,
-                                           title=f"DataDAM on {dataset}, IPC {largest}: synthetic images by iteration")
+                                           title=f"DataDAM on {run_.dataset}, IPC {largest}: synthetic images by "
+                                                 "iteration")
     run_.save_figure(figures["synthetic"], "synthetic")
     figures[""] = plots.accuracy_bars(summary, xlabel="images per class", kinds=("datadam", "random"),
                                       title=f"DataDAM vs Random\n{run_.label}",
                                       paper=t.paper, names=report.KIND_NAMES)
     run_.save_figure(figures[""])
     table = run_.table(summary, kinds=("random", "datadam"), setting_name="IPC")
-    return Result(run_, rows, summary, figures, table, _vs_random(summary))
+    return Result(run_, rows, summary, figures, table, _vs_random(summary), expected=2 * len(ipcs))
 
 
 def _vs_random(summary: list[dict]) -> str:

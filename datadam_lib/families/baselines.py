@@ -9,7 +9,7 @@ generators ``cgan``, ``biggan``, ``gmmn``, ``dc-vae`` and ``pixel-mmd``) and
 evaluates it with the preset's protocol. A notebook calls one function here and
 shows what it returns:
 
-    result = baselines.table("table3", scale="quick", dataset="digits")
+    result = baselines.table("table3", RunOptions(scale="quick", dataset="digits"))
     result.show()
 
 Targets and their parameters per scale are declared below. At quick scale on
@@ -27,8 +27,8 @@ from typing import Any
 from ..kit import plots, report
 from ..kit.paths import display_dataset
 from ..kit.registry import Setting, Target, get, register, settings
-from ..kit.sweep import run_sweep
-from .ablations import Result
+from ..kit.run import Result, RunOptions, start
+from ..kit.sweep import run_sweep, set_job
 
 TABLE3_KINDS = ["random", "dc-vae", "cgan", "biggan", "gmmn", "pixel-mmd", "datadam"]
 TABLE1_KINDS = ["random", "herding", "kcenter", "dc", "dsa", "dm", "cafe", "datadam"]
@@ -81,6 +81,21 @@ def _smoke_skip(kinds: list[str]) -> dict[str, list[str]]:
 # about 10 image updates, one iteration of CAFE).
 _BILEVEL = ["dc", "dsa", "cafe"]
 
+HELP = {
+    "ipcs": "images per class, one setting each (the paper's: 1, 10, 50)",
+    "ipc": "images per class of every set",
+    "kinds": "the kinds of set compared (method/baselines/sets.py: random, herding, kcenter, dc, dsa, dm, cafe, "
+             "datadam, dc-vae, cgan, biggan, gmmn, pixel-mmd)",
+    "archs": "evaluation architectures; every set is distilled once with the preset's ConvNet",
+    "epochs": "evaluation epochs per IPC, aligned with ipcs (absent: the preset's schedule)",
+    "num_models": "evaluated models per set (absent: the scale's)",
+    "overrides": "dotted config overrides for every set, e.g. {\"baselines.matching.iterations\": 5}",
+    "skip": "kinds left out at an IPC, e.g. {\"50\": [\"dc\", \"dsa\", \"cafe\"]}: every cell runs where it is empty",
+    "seeds": "seeds of the sets where the run gives none; each set is evaluated on fresh models",
+    "real_per_class": "real images per class in the t-SNE",
+    "resnet_epochs": "epochs of the ResNet-18 trained on the real data for the embedding",
+}
+
 register(
     Target("table3", "Supplement Table 3: DataDAM vs generative models and pixel-space MMD (CIFAR10, IPC 1/10/50)",
            "baselines", ("cifar10",),
@@ -109,6 +124,7 @@ register(
             "quick": {"ipc": 10, "kinds": FIG9_KINDS, "real_per_class": 100, "resnet_epochs": 2, "seeds": [0]},
             "paper": {"ipc": 50, "kinds": FIG9_KINDS, "real_per_class": 500, "resnet_epochs": 30, "seeds": [0]}},
            paper_gpu_h=6.0),
+    help=HELP,
 )
 
 # which paper_numbers.toml section holds the paper's Table 1 for each dataset
@@ -125,19 +141,6 @@ class TableResult(Result):
     deliberately not run (an IPC larger than the dataset's smallest class, or
     left to a larger scale), each explained in the table's notes."""
     skipped: list = field(default_factory=list)
-
-    def check(self, settings: int, kinds: int = 1) -> None:
-        """:meth:`Result.check` for every cell but the skipped ones."""
-        rows = report.read_csv(self.run.results_path("csv"))
-        expected = settings * kinds - len(self.skipped)
-        assert len(rows) == expected, f"{len(rows)} CSV rows, expected {settings} x {kinds} - {len(self.skipped)}"
-        super().check(settings=expected, kinds=1)
-
-
-def _params(name: str, scale: str, given: dict) -> dict:
-    """The target's parameters for ``scale``, overridden by every value the
-    notebook gives (0, empty or None: keep the target's)."""
-    return {**get(name).params_for(scale), **{k: v for k, v in given.items() if v not in (0, None, [], "", {})}}
 
 
 def _cells(params: dict, data) -> tuple[dict[int, list[str]], list[tuple[str, str]], list[str]]:
@@ -164,13 +167,13 @@ def _cells(params: dict, data) -> tuple[dict[int, list[str]], list[tuple[str, st
     return plan, skipped, notes
 
 
-def _sweep_cells(plan: dict[int, list[str]], params: dict, sweep: dict) -> list[dict]:
+def _sweep_cells(plan: dict[int, list[str]], params: dict, run_: report.Run) -> list[dict]:
     """One sweep per distinct list of kinds (most often one sweep in all)."""
     rows, epochs = [], dict(zip(params["ipcs"], params.get("epochs") or []))
     for kinds in dict.fromkeys(tuple(v) for v in plan.values()):
         ipcs = [i for i, v in plan.items() if tuple(v) == kinds]
         part = {**params, "ipcs": ipcs, "epochs": [epochs.get(i, 0) for i in ipcs]}   # epochs stay with their IPC
-        rows += run_sweep(ipc_settings(part), kinds=kinds, **sweep)
+        rows += run_sweep(ipc_settings(part), kinds=kinds, seeds=params["seeds"], **run_.sweep_args())
     return rows
 
 
@@ -213,16 +216,6 @@ def _vs_others(summary: list[dict]) -> str:
     return ("**What this run shows:** " + "; ".join(lines) + ".") if lines else ""
 
 
-def _common(name: str, scale: str, dataset: str | None, preset: str, seeds, force: bool, executor: str,
-            executor_config: str, data_root: str, params: dict):
-    params = {**_params(name, scale, params), "seeds": list(seeds)}
-    run_ = report.start(name, scale, dataset or get(name).default_dataset, preset, data_root_=data_root or None,
-                        params={**params, "force": force, "executor": executor, "executor_config": executor_config})
-    sweep = dict(seeds=list(seeds), force=force, executor=executor, executor_config=executor_config or None,
-                 **run_.sweep_args())
-    return params, run_, sweep
-
-
 def _reduced_note(run_, params: dict, models_default: int) -> str:
     if run_.scale == "paper":
         return ""
@@ -239,19 +232,16 @@ def _reduced_note(run_, params: dict, models_default: int) -> str:
 # ---------------------------------------------------------------- Table 1, Table 3
 
 
-def table(name: str, *, scale: str = "quick", dataset: str | None = None, preset: str = "paper",
-          seeds: list[int] = (0,), force: bool = False, executor: str = "inline", executor_config: str = "",
-          data_root: str = "", **params) -> TableResult:
+def table(name: str, options: RunOptions = RunOptions(), **params) -> TableResult:
     """Run ``table3`` or ``table1``: every kind of ``params["kinds"]`` at every
     IPC of ``params["ipcs"]``, made and evaluated through the cache; bars, a
     CSV and the markdown table beside the paper's numbers."""
     from ..method.config import SCALES
-    params, run_, sweep = _common(name, scale, dataset, preset, seeds, force, executor, executor_config, data_root,
-                                  params)
+    _, params, run_ = start(name, options, params)
     data = run_.load_data()
     kinds = list(params["kinds"])
     plan, skipped, notes = _cells(params, data)
-    rows = _sweep_cells(plan, params, sweep)
+    rows = _sweep_cells(plan, params, run_)
     summary = report.summarize(rows)
     run_.save_csv(summary, rows)
     what = what_ran(summary, params, run_)
@@ -261,11 +251,12 @@ def table(name: str, *, scale: str = "quick", dataset: str | None = None, preset
     if "samples" in get(name).parts:
         figures["samples"] = _samples_figure(rows, data, kinds, run_.label)
         run_.save_figure(figures["samples"], "samples")
-    notes += [_reduced_note(run_, params, SCALES[scale].num_models or 10), _work_note(rows),
+    notes += [_reduced_note(run_, params, SCALES[run_.scale].num_models or 10), _work_note(rows),
               _table1_reference(name, run_)]
     text = run_.table(summary, tuple(kinds), setting_name="IPC", extra="\n\n".join(n for n in notes if n),
                       what=what)
-    return TableResult(run_, rows, summary, figures, text, _vs_others(summary), skipped)
+    return TableResult(run_, rows, summary, figures, text, _vs_others(summary),
+                       len(params["ipcs"]) * len(kinds) - len(skipped), skipped)
 
 
 def what_ran(summary: list[dict], params: dict, run_, archs: list[str] = ()) -> str:
@@ -321,31 +312,28 @@ def _samples_figure(rows: list[dict], data, kinds: list[str], label: str):
 # ---------------------------------------------------------------- cross-architecture
 
 
-def crossarch(*, scale: str = "quick", dataset: str | None = None, preset: str = "paper", seeds: list[int] = (0,),
-              force: bool = False, executor: str = "inline", executor_config: str = "", data_root: str = "",
-              **params) -> TableResult:
+def crossarch(options: RunOptions = RunOptions(), **params) -> TableResult:
     """Each kind's set, made once with the preset's ConvNet, evaluated on every
     architecture of ``params["archs"]``."""
     from ..method.config import SCALES
-    params, run_, sweep = _common("crossarch", scale, dataset, preset, seeds, force, executor, executor_config,
-                                  data_root, params)
+    _, params, run_ = start("crossarch", options, params)
     data = run_.load_data()
     kinds = list(params["kinds"])
     if params["ipc"] > int(data.counts.min()):
         raise ValueError(_cells({"ipcs": [params["ipc"]], "kinds": kinds}, data)[2][0])
-    rows = run_sweep(arch_settings(params), ipc=params["ipc"], kinds=kinds, **sweep)
+    rows = run_sweep(arch_settings(params), ipc=params["ipc"], kinds=kinds, seeds=params["seeds"], **run_.sweep_args())
     summary = report.summarize(rows)
     run_.save_csv(summary, rows)
     fig = plots.accuracy_bars(summary, xlabel=f"evaluation architecture (set distilled with ConvNet, IPC "
                               f"{params['ipc']})", kinds=tuple(kinds), names=report.kind_name,
                               title=run_.title(what_ran(summary, params, run_, params["archs"])))
     run_.save_figure(fig)
-    notes = [_reduced_note(run_, params, SCALES[scale].num_models or 10),
+    notes = [_reduced_note(run_, params, SCALES[run_.scale].num_models or 10),
              "Every architecture uses the preset's evaluation protocol and norm (instance norm, as DC/DSA/DM's "
              "default networks; AlexNet has none)."]
     text = run_.table(summary, tuple(kinds), setting_name="evaluated on", extra="\n\n".join(n for n in notes if n),
                       what=what_ran(summary, params, run_, params["archs"]))
-    return TableResult(run_, rows, summary, {"": fig}, text, _drop(summary))
+    return TableResult(run_, rows, summary, {"": fig}, text, _drop(summary), len(params["archs"]) * len(kinds))
 
 
 def _drop(summary: list[dict]) -> str:
@@ -364,25 +352,14 @@ def _drop(summary: list[dict]) -> str:
 # ---------------------------------------------------------------- Fig 9
 
 
-def make_set_job(job: dict) -> dict:
-    """A sweep job that only makes (and caches) the set of the job's kind."""
-    from ..kit.cache import set_cached
-    from ..kit.sweep import get_data, job_config, job_row
-    cfg = job_config(job)
-    data = get_data(job["dataset"], job["data_root"], job.get("device"), cfg.preprocess)
-    syn, hit, entry = set_cached(job["kind"], cfg, data, force=job["force"], root=job["cache_root"])
-    print(f"fig9 | {job['kind']} ipc={cfg.distill.ipc}: {'cached' if hit else 'made'}", flush=True)
-    return {**job_row(job, cfg), "synthetic_dir": entry, "distill_cached": hit,
-            "distill_s": syn.info.get("wall_time_s")}
-
-
 @dataclass
 class Fig9Result(Result):
-    def check(self, kinds: int) -> None:  # type: ignore[override]
-        """One CSV row per synthetic set (plus the Random reference), the
-        placement numbers in range, the figure and table written."""
+    def check(self) -> None:
+        """One CSV row per synthetic set (``expected``: the kinds plus the
+        Random reference), the placement numbers in range, the figure and
+        table written."""
         rows = report.read_csv(self.run.results_path("csv"))
-        assert len(rows) == kinds + 1, f"{len(rows)} CSV rows, expected {kinds} sets + Random"
+        assert len(rows) == self.expected, f"{len(rows)} CSV rows, expected {self.expected} (the sets and Random)"
         for r in rows:
             assert 0 <= float(r["agreement"]) <= 100 and float(r["coverage"]) > 0, r
         for ext in ("png", "pdf"):
@@ -390,9 +367,7 @@ class Fig9Result(Result):
         assert os.path.isfile(self.run.results_path("md"))
 
 
-def fig9(*, scale: str = "quick", dataset: str | None = None, preset: str = "paper", seeds: list[int] = (0,),
-         force: bool = False, executor: str = "inline", executor_config: str = "", data_root: str = "",
-         **params) -> Fig9Result:
+def fig9(options: RunOptions = RunOptions(), **params) -> Fig9Result:
     """Supplement Fig. 9: the sets of ``params["kinds"]`` and a real subsample in
     one t-SNE of a ResNet-18's embedding (``method/baselines/tsne.py``), one panel per set."""
     import torch
@@ -401,16 +376,15 @@ def fig9(*, scale: str = "quick", dataset: str | None = None, preset: str = "pap
     from ..method.config import make_config
     from ..method.io import atomic_write_text, write_json
     from ..method.synthetic import SyntheticSet
-    params, run_, sweep = _common("fig9", scale, dataset, preset, seeds, force, executor, executor_config,
-                                  data_root, params)
+    _, params, run_ = start("fig9", options, params)
     data = run_.load_data()
-    kinds, ipc, seed = list(params["kinds"]), int(params["ipc"]), int(seeds[0])
+    kinds, ipc, seed = list(params["kinds"]), int(params["ipc"]), int(params["seeds"][0])
     if ipc > int(data.counts.min()):
         raise ValueError(_cells({"ipcs": [ipc], "kinds": kinds}, data)[2][0])
     setting = Setting("ipc", ipc, tuple({"distill.ipc": ipc, **params.get("overrides", {})}.items()))
-    rows = run_sweep([setting], kinds=kinds + ["random"], job_fn=make_set_job, ipc=ipc,
-                     **{**sweep, "seeds": [seed]})
-    cfg = make_config(preset, scale, run_.dataset, ipc, seed, {**run_.overrides, **setting.config_overrides()})
+    rows = run_sweep([setting], kinds=kinds + ["random"], job_fn=set_job, ipc=ipc, seeds=[seed], **run_.sweep_args())
+    cfg = make_config(run_.preset, run_.scale, run_.dataset, ipc, seed,
+                      {**run_.overrides, **setting.config_overrides()})
     g = torch.Generator(device=data.device).manual_seed(seed)
     net = embedding_network(cfg, data, int(params["resnet_epochs"]), g)
     real_idx = data.sample_indices(min(int(params["real_per_class"]), int(data.counts.min())), g).flatten()
@@ -424,7 +398,7 @@ def fig9(*, scale: str = "quick", dataset: str | None = None, preset: str = "pap
     summary = []
     for i, k in enumerate(kinds + ["random"]):
         summary.append({"kind": k, "ipc": ipc, **placement(pca[0], real_y, pca[i + 1], labels[k]),
-                        "n_images": len(labels[k]), "dataset": data.name, "scale": scale, "preset": preset,
+                        "n_images": len(labels[k]), "dataset": data.name, "scale": run_.scale, "preset": run_.preset,
                         "seed": seed, "resnet_epochs": params["resnet_epochs"], "real_points": len(real_y)})
     run_.save_csv(summary, rows)
     run_.save_figure(fig)
@@ -438,7 +412,7 @@ def fig9(*, scale: str = "quick", dataset: str | None = None, preset: str = "pap
                f"points of their own class ({best['agreement']:.0f} %); {report.kind_name(spread['kind'])} spreads "
                f"widest over its classes (coverage {spread['coverage']:.2f}; Random real images: "
                f"{summary[-1]['coverage']:.2f}).")
-    return Fig9Result(run_, rows, summary, {"": fig}, text, finding)
+    return Fig9Result(run_, rows, summary, {"": fig}, text, finding, len(kinds) + 1)
 
 
 def _fig9_what(params: dict, real_points: int) -> str:

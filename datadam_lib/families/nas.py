@@ -11,7 +11,7 @@ this module turns it into each target's table, figure and findings.
 table4, fig7 and fig8 share one search (the same jobs, so the second and
 third read the first's cache) and show different parts of it.
 
-    result = nas.run("table4", scale="quick", dataset="digits")
+    result = nas.run("table4", RunOptions(scale="quick", dataset="digits"), architectures=24)
     result.show()
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any, Callable
 from ..kit import plots, report
 from ..kit.paths import display_dataset
 from ..kit.registry import Setting, Target, register
+from ..kit.run import Result, RunOptions, start
 from .nas_sweep import SPACES, Search, search
 
 # ---------------------------------------------------------------- proxies and metrics
@@ -275,24 +276,12 @@ VIEWS: dict[str, View] = {
 # ---------------------------------------------------------------- the family's entry point
 
 @dataclass
-class Result:
-    """What :func:`run` returns: the run (paths, provenance), the search
-    (every training), one row per (metric, proxy), the figure, the markdown
-    table, what this run shows, and the parameters it ran with."""
-    run: report.Run
-    search: Search
-    summary: list[dict]
-    figures: dict[str, Any] = field(default_factory=dict)
-    table: str = ""
-    findings: str = ""
+class SearchResult(Result):
+    """What :func:`run` returns: a :class:`~datadam_lib.kit.run.Result` (its
+    rows: every training; its summary: one row per (metric, proxy)) with the
+    search itself and the parameters it ran with."""
+    search: Search | None = None
     params: dict = field(default_factory=dict)
-
-    def show(self) -> None:
-        for fig in self.figures.values():
-            plots.show(fig)
-        report.show_markdown(self.table)
-        if self.findings:
-            report.show_markdown(self.findings)
 
     def check(self, candidates: int | None = None, proxies: int | None = None) -> None:
         """Fail loudly when the run did not produce what it should: the
@@ -340,41 +329,34 @@ def _notes(s: Search, p: dict, run_: report.Run, metrics: tuple[str, ...] = ()) 
     return notes
 
 
-DEFAULTS: dict[str, dict] = {
-    "convnet": {"arch_seed": 0, "depths": [], "widths": [], "val_fraction": 0.1, "split_seed": 0, "set_seed": 0,
-                "top_fraction": 0.2, "augment": "none", "distill_iterations": 0, "seeds": [0]},
-    "cells": {"cell_seed": 0, "val_fraction": 0.2, "split_seed": 0, "set_seed": 0, "top_fraction": 0.2,
-              "shuffle_proxy": False, "nb201_path": "", "truth_augment": "crop_flip", "distill_iterations": 0,
-              "seeds": [0]},
-}
-
-
-def run(name: str, *, scale: str = "quick", dataset: str | None = None, preset: str = "paper",
-        seeds: list[int] = (), force: bool = False, executor: str = "inline", executor_config: str = "",
-        data_root: str = "", **params) -> Result:
+def run(name: str, options: RunOptions = RunOptions(), **params) -> SearchResult:
     """Run the NAS target ``name`` (table4, fig7, fig8, table5): its search
-    for ``params`` (the target's defaults for ``scale`` where not given or
-    left empty), its table beside the paper's, its figure."""
-    from ..kit.registry import get
-    t = get(name)
+    for ``params`` (the registry's for the scale where not given), its table
+    beside the paper's, its figure."""
     view = VIEWS[name]
-    p = {**DEFAULTS[view.space], **t.params_for(scale),
-         **{k: v for k, v in params.items() if v is not None and v != "" and v != [] and v != 0}}
-    if seeds:
-        p["seeds"] = [int(x) for x in seeds]
-    run_ = report.start(name, scale, dataset or t.default_dataset, preset, data_root_=data_root or None,
-                        params={**p, "force": force, "executor": executor, "executor_config": executor_config})
-    s = search(view.space, p, run_, force, executor, executor_config)
+    if view.space == "cells" and "nb201_path" not in params and os.environ.get("DATADAM_NB201"):
+        params = {**params, "nb201_path": os.environ["DATADAM_NB201"]}     # the benchmark file, where the user keeps it
+    _, p, run_ = start(name, options, params)
+    s = search(view.space, p, run_)
     summary = summarize(s, view.metrics, run_, p["top_fraction"])
     run_.save_csv(summary, s.rows)
     fig = FIGURES[view.figure](s, summary, run_, p)
     run_.save_figure(fig)
     table = _markdown(run_, s, summary, view.metrics, _notes(s, p, run_, view.metrics), what_ran(s, p, run_))
-    return Result(run_, s, summary, {"": fig}, table, findings(s, summary, view.finding), p)
+    return SearchResult(run_, s.rows, summary, {"": fig}, table, findings(s, summary, view.finding), search=s,
+                        params=p)
 
 
 # ---------------------------------------------------------------- the targets
 
+# The parameters every scale shares: the search protocol's seeds and split, the top fraction the
+# top-k metrics read, the candidates' training augmentation (ConvNets), whether proxy labels are
+# shuffled (a control) and the NAS-Bench-201 file ("": a self-trained ground truth; cells).
+_CONVNET_SHARED = {"arch_seed": 0, "val_fraction": 0.1, "split_seed": 0, "set_seed": 0, "top_fraction": 0.2,
+                   "augment": "none"}
+_CELL_SHARED = {"cell_seed": 0, "val_fraction": 0.2, "split_seed": 0, "set_seed": 0, "top_fraction": 0.2,
+                "shuffle_proxy": False, "nb201_path": ""}
+# per scale (distill_iterations 0: the preset's)
 CONVNET_PARAMS = {
     "smoke": {"ipc": 1, "architectures": 3, "depths": [1, 2], "widths": [4], "proxies": MAIN_SETS + ["early", "whole"],
               "proxy_epochs": 2, "whole_epochs": 1, "distill_iterations": 0, "seeds": [0]},
@@ -396,6 +378,38 @@ CELL_PARAMS = {
               "whole_epochs": 10, "truth_epochs": 200, "truth_cells_per_stage": 5, "truth_augment": "crop_flip",
               "distill_iterations": 0, "seeds": [0, 1, 2, 3, 4]},
 }
+CONVNET_PARAMS = {scale: {**_CONVNET_SHARED, **p} for scale, p in CONVNET_PARAMS.items()}
+CELL_PARAMS = {scale: {**_CELL_SHARED, **p} for scale, p in CELL_PARAMS.items()}
+
+HELP = {
+    "ipc": "images per class of every proxy set",
+    "seeds": "training seeds where the run gives none: every candidate is trained once per seed on every proxy "
+             "and ranked by its mean",
+    "architectures": "candidate ConvNets: a stratified subset of the depth x width x norm x act x pool grid "
+                     "(paper: all 720)",
+    "arch_seed": "the seed that draws the stratified subset (method/nas/space.py)",
+    "depths": "the depth axis of the ConvNet grid",
+    "widths": "the width axis of the ConvNet grid (quick: 8x narrower than the paper's, minutes on a CPU)",
+    "augment": "the candidates' training augmentation on every proxy (none, as DC-Bench)",
+    "cells": "random NAS-Bench-201 cells",
+    "cell_seed": "the seed that draws the cells (method/nas/cells.py)",
+    "cell_channels": "C, the channels of the cell networks' first stage (paper: 16, as NAS-Bench-201 and DC-Bench)",
+    "proxies": "what candidates train on (sets: random, dc, dsa, dm, cafe, datadam; early: the whole search "
+               "split, stopped after as many steps as a proxy's training; whole: all of it, trained fully)",
+    "proxy_epochs": "epochs on each proxy set",
+    "whole_epochs": "epochs on the whole search split (the 'whole' proxy)",
+    "distill_iterations": "iterations making the DM and DataDAM proxies (0: the preset's)",
+    "val_fraction": "the share of the training set held out to rank the candidates",
+    "split_seed": "the seed of the held-out split (val_fraction)",
+    "set_seed": "the seed of the proxy sets",
+    "top_fraction": "the share of the candidates, best by the ground truth, that the top-k metrics read",
+    "shuffle_proxy": "False: each proxy in its stored, class-sorted order, as DC-Bench's loader; True: shuffled",
+    "nb201_path": "the NAS-Bench-201 file, the ground truth (\"\": $DATADAM_NB201, else a self-trained ground "
+                  "truth labelled 'not NAS-Bench-201')",
+    "truth_epochs": "self-trained ground truth: epochs (paper: 200, as NAS-Bench-201)",
+    "truth_cells_per_stage": "self-trained ground truth: cells per stage N (paper: 5, as NAS-Bench-201)",
+    "truth_augment": "self-trained ground truth: crop_flip (NAS-Bench-201), crop, none (flips change digits)",
+}
 
 register(
     Target("table4", "Supplement Table 4: NAS over 720 ConvNets (top 20%), proxy IPC 50", "nas", ("cifar10",),
@@ -408,4 +422,5 @@ register(
     Target("table5", "Supplement Table 5: NAS-Bench-201, 100 random architectures, proxy IPC 50 (the benchmark's "
            "file optional: without it a self-trained ground truth)", "nas", ("cifar10",), CELL_PARAMS,
            settings=lambda p: metric_settings(VIEWS["table5"].metrics), paper_gpu_h=7.0),
+    help=HELP,
 )

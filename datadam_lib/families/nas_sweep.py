@@ -382,8 +382,7 @@ def points(rows: list[dict]) -> dict[str, dict[str, dict]]:
     return out
 
 
-def search(space_name: str, p: dict, run_: report.Run, force: bool = False, executor: str = "inline",
-           executor_config: str = "") -> Search:
+def search(space_name: str, p: dict, run_: report.Run) -> Search:
     """Make the proxy sets (sweep 1), train every candidate on every proxy
     with every seed (sweep 2), and gather the ground truth."""
     from ..kit.sweep import run_sweep
@@ -393,9 +392,9 @@ def search(space_name: str, p: dict, run_: report.Run, force: bool = False, exec
     proxies = check_proxies(p["proxies"], space, truth.needs)
     candidates = [Setting(space.axis, c) for c in space.candidates(p)]
     overrides = {"distill.iterations": int(p["distill_iterations"])} if p["distill_iterations"] else {}
-    common = dict(ipc=int(p["ipc"]), force=force, executor=executor, executor_config=executor_config or None,
-                  space=space_name, val_fraction=float(p["val_fraction"]), split_seed=int(p["split_seed"]),
-                  set_seed=int(p["set_seed"]), set_overrides=overrides, **space.fields(p), **run_.sweep_args())
+    common = dict(ipc=int(p["ipc"]), space=space_name, val_fraction=float(p["val_fraction"]),
+                  split_seed=int(p["split_seed"]), set_seed=int(p["set_seed"]), set_overrides=overrides,
+                  **space.fields(p), **run_.sweep_args())
     set_kinds = [k for k in proxies if k in SET_KINDS and k not in space.trained]
     sets = run_sweep([Setting("proxy", "set")], seeds=[int(p["set_seed"])], kinds=set_kinds, job_fn=set_job,
                      **common) if set_kinds else []

@@ -16,16 +16,17 @@ import torch
 
 from ..kit import report
 from ..kit.registry import Setting, Target, register
-from ..kit.sweep import run_sweep
+from ..kit.run import RunOptions, start
+from ..kit.sweep import run_sweep, set_job
 from ..kit.widgets import NORMS, POWERS, AttentionLab, draw
-from .ablations import _start
-from .visuals import set_job
 
 register(
     Target("attention", "DataDAM explained, interactively: attention maps and L_SAM as p, the normalisation "
            "and the layer move", "teaching", ("digits",),
            {"smoke": {"ipc": 1, "per_class": 4}, "quick": {"ipc": 10, "per_class": 16},
             "paper": {"ipc": 10, "per_class": 32}}, parts=("", "sam")),
+    help={"ipc": "images per class of the distilled set (quick: 10, the quickstart's set, reused from the cache)",
+          "per_class": "real images per class in the batch L_SAM compares against"},
 )
 
 
@@ -52,9 +53,7 @@ class Lesson:
             assert os.path.isfile(p), p
 
 
-def attention(*, scale: str = "quick", dataset: str = "digits", preset: str = "paper", seeds: list[int] = (0,),
-              force: bool = False, executor: str = "inline", executor_config: str = "", data_root: str = "",
-              ipc: int = 0, per_class: int = 0) -> Lesson:
+def attention(options: RunOptions = RunOptions(), **params) -> Lesson:
     """Distil (or load from the cache: the quickstart's IPC 10 set at the
     same scale) a DataDAM set; draw a random ConvNet as distillation does
     (the config's encoder, seeded by the run's seed); take the first
@@ -67,14 +66,12 @@ def attention(*, scale: str = "quick", dataset: str = "digits", preset: str = "p
     from ..method.losses import Objective
     from ..method.models import build_encoder
     from ..method.synthetic import SyntheticSet
-    t, params, run_ = _start("attention", scale, dataset, preset, seeds, force, executor, executor_config,
-                             data_root, {k: v for k, v in (("ipc", ipc), ("per_class", per_class)) if v})
+    t, params, run_ = start("attention", options, params)
     seed = params["seeds"][0]
     base = Setting("ipc", params["ipc"], (("distill.ipc", params["ipc"]),))
-    rows = run_sweep([base], seeds=[seed], ipc=params["ipc"], force=force, executor=executor,
-                     executor_config=executor_config or None, job_fn=set_job, **run_.sweep_args())
+    rows = run_sweep([base], seeds=[seed], ipc=params["ipc"], job_fn=set_job, **run_.sweep_args())
     data = run_.load_data()
-    cfg = make_config(preset, scale, run_.dataset, ipc=params["ipc"], seed=seed, overrides=run_.overrides)
+    cfg = make_config(run_.preset, run_.scale, run_.dataset, ipc=params["ipc"], seed=seed, overrides=run_.overrides)
     syn = SyntheticSet.load(rows[0]["synthetic_dir"], data.device)
     g = torch.Generator(device=data.device).manual_seed(seed)
     encoder = build_encoder(cfg.distill.encoder, data.channels, data.num_classes, data.im_size, g, data.device)

@@ -19,8 +19,8 @@ import torch
 from ..kit import plots, report
 from ..kit.paths import display_dataset
 from ..kit.registry import SCALES, Setting, Target, TargetError, register
-from ..kit.sweep import run_sweep
-from .ablations import Result, _start, curve_job
+from ..kit.run import Result, RunOptions, start
+from ..kit.sweep import curve_job, run_sweep, set_job
 
 # (figure, dataset, label, IPC, classes shown (0: all), images per class shown (0: all), GPU hours)
 GRIDS = [(14, "cifar10", "CIFAR10", 10, 0, 0, 0.3), (15, "cifar10", "CIFAR10", 50, 0, 0, 1.0),
@@ -71,6 +71,15 @@ def _grid_params(ipc: int, classes: int, per_class: int) -> dict[str, dict]:
     return {s: {"ipc": 1 if s == "smoke" else ipc, "classes": classes, "per_class": per_class} for s in SCALES}
 
 
+HELP = {
+    "ipc": "images per class of the distilled set",
+    "digits_ipc": "the IPC on digits where ipc is not given (Fig. 2's run on digits)",
+    "iterations": "distillation iterations from Gaussian noise (the same run as fig2)",
+    "points": "the iterations shown",
+    "classes": "classes shown: 0 all, N that many random classes (chosen by the seed)",
+    "per_class": "images shown per class: 0 all, N that many (random ones in a grid)",
+}
+
 register(
     Target("fig3", "Supplement Fig. 3: noise-initialised synthetic images over iterations (CIFAR10, IPC 50)",
            "visuals", ("cifar10",),
@@ -82,6 +91,7 @@ register(
     *[Target(f"fig{n}", f"Supplement Fig. {n}: distilled images, {label}, IPC {ipc}", "visuals", (ds,),
              _grid_params(ipc, classes, per), paper_gpu_h=h, notebook_name="grid")
       for n, ds, label, ipc, classes, per, h in GRIDS],
+    help=HELP,
 )
 
 
@@ -92,20 +102,16 @@ def _choose(n: int, k: int, generator: torch.Generator) -> torch.Tensor:
     return torch.randperm(n, generator=generator)[:k].sort().values
 
 
-def grid(name: str, *, scale: str = "quick", dataset: str | None = None, preset: str = "paper",
-         seeds: list[int] = (0,), force: bool = False, executor: str = "inline", executor_config: str = "",
-         data_root: str = "", **params) -> Result:
+def grid(name: str, options: RunOptions = RunOptions(), **params) -> Result:
     """Distil the figure's dataset at its IPC (cached) and draw the set,
     ``classes`` random classes (0: all) with ``per_class`` random images each
     (0: all), chosen by the seed."""
     from ..kit.registry import get
     from ..method.synthetic import SyntheticSet
-    check_dataset(get(name), dataset or get(name).default_dataset, scale)
-    t, params, run_ = _start(name, scale, dataset, preset, seeds, force, executor, executor_config, data_root,
-                             params)
+    check_dataset(get(name), options.dataset or get(name).default_dataset, options.scale)
+    t, params, run_ = start(name, options, params)
     base = Setting("ipc", params["ipc"], (("distill.ipc", params["ipc"]),))
-    rows = run_sweep([base], seeds=params["seeds"][:1], ipc=params["ipc"], force=force, executor=executor,
-                     executor_config=executor_config or None, job_fn=set_job, **run_.sweep_args())
+    rows = run_sweep([base], seeds=params["seeds"][:1], ipc=params["ipc"], job_fn=set_job, **run_.sweep_args())
     data = run_.load_data()
     syn = SyntheticSet.load(rows[0]["synthetic_dir"], data.device)
     g = torch.Generator().manual_seed(params["seeds"][0])
@@ -130,7 +136,7 @@ def grid(name: str, *, scale: str = "quick", dataset: str | None = None, preset:
             f"Distillation moved the images by {rows[0]['image_change_pct']:.0f} % of their initial magnitude.\n\n"
             f"**Paper:** {t.paper.source or t.title}: images only, no numbers.")
     _write_md(run_, text)
-    return Result(run_, rows, summary, {"": fig}, text, "")
+    return Result(run_, rows, summary, {"": fig}, text, "", expected=1)
 
 
 def _write_md(run_: report.Run, text: str) -> None:
@@ -139,33 +145,17 @@ def _write_md(run_: report.Run, text: str) -> None:
     run_._write_manifest(run_.results_path("md"))
 
 
-def set_job(job: dict) -> dict:
-    """Make the job's set (cached), no evaluation: a grid shows images only."""
-    from ..kit.cache import set_cached
-    from ..kit.sweep import get_data, image_change, job_config, job_row
-    cfg = job_config(job)
-    data = get_data(job["dataset"], job["data_root"], job.get("device"), cfg.preprocess)
-    syn, hit, entry = set_cached(job["kind"], cfg, data, force=job["force"], root=job["cache_root"])
-    change = image_change(syn)
-    return {**job_row(job, cfg), "synthetic_dir": entry, "distill_cached": hit, "distill_s": syn.info.get("wall_time_s"),
-            "final_loss": syn.losses[-1] if syn.losses else None,
-            "image_change_pct": None if change is None else 100 * change}
-
-
-def progression(name: str = "fig3", *, scale: str = "quick", dataset: str | None = None, preset: str = "paper",
-                seeds: list[int] = (0,), force: bool = False, executor: str = "inline", executor_config: str = "",
-                data_root: str = "", **params) -> Result:
+def progression(name: str = "fig3", options: RunOptions = RunOptions(), **params) -> Result:
     """Supplement Fig. 3: ``per_class`` images of every class at each
     evaluated iteration of Fig. 2's run from Gaussian noise (the same cached
     run and evaluations as Fig. 2 at the same parameters)."""
     from ..method.synthetic import SyntheticSet
-    _, params, run_ = _start(name, scale, dataset, preset, seeds, force, executor, executor_config, data_root,
-                             params)
+    _, params, run_ = start(name, options, params)
     points = sorted(set(params["points"]) | {params["iterations"]})
     base = Setting("init", "noise", (("distill.init", "noise"), ("distill.iterations", params["iterations"])),
                    "Gaussian noise")
-    jobs = run_sweep([base], seeds=params["seeds"][:1], ipc=params["ipc"], force=force, executor=executor,
-                     executor_config=executor_config or None, job_fn=curve_job, points=points, **run_.sweep_args())
+    jobs = run_sweep([base], seeds=params["seeds"][:1], ipc=params["ipc"], job_fn=curve_job, points=points,
+                     **run_.sweep_args())
     data = run_.load_data()
     syn = SyntheticSet.load(jobs[0]["synthetic_dir"], data.device)
     snaps = {k: syn.snapshots[k] for k in points}
@@ -183,7 +173,7 @@ def progression(name: str = "fig3", *, scale: str = "quick", dataset: str | None
     text = (f"{run_.heading(made)}\n\n**Ours:** {run_.label}, from Gaussian noise; accuracy of the images shown "
             f"(the models of Fig. 2): {lines}.\n\n**Paper:** images only.")
     _write_md(run_, text)
-    return Result(run_, jobs, summary, {"": fig}, text, "")
+    return Result(run_, jobs, summary, {"": fig}, text, "", expected=len(points))
 
 
 def _std(accs: list[float]) -> float:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Callable
 
@@ -144,6 +144,7 @@ class Target:
     needs: str = ""                               # what the target needs beyond its dataset
     notebook_name: str = ""                       # a notebook shared by several targets (the runner passes
                                                   # it ``target=NAME``); "": the target's own
+    help: dict[str, str] = field(default_factory=dict)   # what each parameter means (``register(help=...)``)
 
     @property
     def notebook(self) -> str:
@@ -175,9 +176,13 @@ class Target:
 TARGETS: dict[str, Target] = {}
 
 
-def register(*targets: Target) -> None:
-    """Add targets to the registry (each family does this at import)."""
+def register(*targets: Target, help: dict[str, str] | None = None) -> None:
+    """Add targets to the registry (each family does this at import), each
+    with what its parameters mean (``help``: the family's, one line each;
+    tests/test_run_options.py checks that every parameter has one)."""
     for t in targets:
+        if help:
+            t = replace(t, help={k: v for k, v in help.items() if any(k in p for p in t.params.values())})
         if t.name in TARGETS and TARGETS[t.name] != t:
             raise ValueError(f"target {t.name!r} registered twice")
         TARGETS[t.name] = t

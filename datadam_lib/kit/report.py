@@ -140,9 +140,11 @@ class Run:
                 + "".join(f" · {k}={v}" for k, v in sorted(self.overrides.items())))
 
     def sweep_args(self) -> dict:
-        """The arguments every sweep of this run shares."""
+        """The arguments every sweep of this run shares (``run_sweep``'s)."""
         return {"dataset": self.dataset, "data_root": self.data_root, "preset": self.preset,
-                "scale": self.scale, "label": self.target.name, "run_overrides": self.overrides}
+                "scale": self.scale, "label": self.target.name, "run_overrides": self.overrides,
+                "force": bool(self.params.get("force")), "executor": self.params.get("executor") or "inline",
+                "executor_config": self.params.get("executor_config") or None}
 
     def load_data(self):
         """The run's dataset, preprocessed as its preset says."""

@@ -9,8 +9,10 @@ A job is a plain dict, run by a module-level function (picklable, so an
 executor may ship it to another process or a cluster node). The default job
 function, :func:`run_job`, makes a *set* of images of the job's ``kind``
 (through the cache), evaluates it (through the cache) and returns a plain
-dict row. Families with other kinds of work (NAS trainings, t-SNE, generative
-models) pass their own module-level job function to :func:`run_sweep`.
+dict row. Families with other kinds of work pass another module-level job function to
+:func:`run_sweep`: :func:`set_job` (make the set, no evaluation: image grids,
+t-SNE), :func:`curve_job` (one run evaluated at several of its iterations),
+the NAS trainings (``families/nas_sweep.py``).
 
 A job's ``kind`` is a kind of set (``method.baselines.sets.SET_KINDS``: ``datadam``,
 ``random``, ``dm``, and what other modules register): the set is made with
@@ -127,3 +129,42 @@ def run_sweep(settings: Iterable[Setting], seeds: Iterable[int] = (0,), dataset:
     jobs = make_jobs(settings, seeds, dataset, data_root, preset, scale, ipc, kinds, force, cache_root,
                      device, label, run_overrides, **extra)
     return list(run_jobs(job_fn, jobs, executor, executor_config or None))
+
+
+def set_job(job: dict) -> dict:
+    """Make the job's set (cached), no evaluation (image grids, t-SNE, the
+    attention lesson): its row, the set's directory, its last loss and how far
+    distillation moved the images (%)."""
+    from .cache import set_cached
+    cfg = job_config(job)
+    data = get_data(job["dataset"], job["data_root"], job.get("device"), cfg.preprocess)
+    syn, hit, entry = set_cached(job["kind"], cfg, data, force=job["force"], root=job["cache_root"])
+    change = image_change(syn)
+    return {**job_row(job, cfg), "synthetic_dir": entry, "distill_cached": hit,
+            "distill_s": syn.info.get("wall_time_s"),
+            "final_loss": syn.losses[-1] if syn.losses else None,
+            "image_change_pct": None if change is None else 100 * change}
+
+
+def curve_job(job: dict) -> dict:
+    """One distillation evaluated at several of its iterations (a sweep job:
+    module-level, picklable). The images at iteration k of an N-iteration run
+    are the final images of a k-iteration run with the same seed (every draw
+    happens in the same order; tests/test_families.py checks it), so each
+    point is cached under the config of a k-iteration run."""
+    from ..method.config import override
+    from .cache import evaluate_cached, set_cached
+    cfg = job_config(job)
+    data = get_data(job["dataset"], job["data_root"], job.get("device"), cfg.preprocess)
+    points = tuple(job["points"])
+    syn, hit, entry = set_cached("datadam", cfg, data, force=job["force"], root=job["cache_root"], snapshot_at=points)
+    out = []
+    for k in points:
+        cfg_k = override(cfg, {"distill.iterations": k})
+        res, e_hit, _ = evaluate_cached(cfg_k, data, syn.snapshots[k].to(data.device), syn.labels, kind="datadam",
+                                        force=job["force"], root=job["cache_root"])
+        out.append({"x": k, "accuracies": res.accuracies, "eval_cached": e_hit, "eval_s": res.wall_time_s})
+        print(f"{job['label']} | iteration {k}: {100 * res.mean:.2f} +- {100 * res.std:.2f} %", flush=True)
+    return {"setting": job["setting"], "kind": "datadam", "seed": job["seed"], "synthetic_dir": entry,
+            "distill_cached": hit, "distill_s": syn.info.get("wall_time_s"), "points": out,
+            "dataset": job["dataset"], "scale": job["scale"], "preset": job["preset"], "ipc": cfg.distill.ipc}

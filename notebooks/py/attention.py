@@ -17,16 +17,15 @@
 # %% tags=["parameters"]
 import os
 
-dataset: str = os.environ.get("DATADAM_DATASET", "digits")  # digits: built in, no download (npz:PATH, folder:PATH, cifar10 too)
+dataset: str = os.environ.get("DATADAM_DATASET", "")  # "": the target's own, digits (built in, no download); or a name, npz:PATH, folder:PATH
 scale: str = os.environ.get("DATADAM_SCALE", "quick")  # smoke | quick | paper: how long the set is distilled, never the method
 preset: str = "paper"  # paper (the evidence of what the authors ran) | table2 (Table 2 read literally) | released (their code)
-ipc: int = 0  # images per class of the distilled set (0: the scale's, 10 at quick scale: the quickstart's set, reused from the cache)
-per_class: int = 0  # real images per class in the batch L_SAM compares against (0: the scale's)
-seeds: list = [0]  # the seed of the distilled set, of the random ConvNet and of the real batch
+seeds: list = []  # the seed of the distilled set, of the random ConvNet and of the real batch ([]: the target's, else [0])
 force: bool = False  # distil the set again even when it is cached
 executor: str = "inline"  # where the distillation runs: inline, local (submitit, this machine) or slurm
 executor_config: str = ""  # the executor's settings file ("" for its defaults; docs/cluster.md)
 data_root: str = os.environ.get("DATADAM_DATA", "")  # where datasets live ("" for data/ in the kit)
+params: dict = {}  # the target's parameters to change, e.g. {"per_class": 32} ({}: the registry's for the scale; the table below lists them)
 
 # %% [markdown]
 # # Attention maps and L_SAM, interactively
@@ -57,9 +56,11 @@ from IPython.display import HTML, display
 
 from datadam_lib.families import teaching
 from datadam_lib.kit import plots, report, widgets
+from datadam_lib.kit.run import RunOptions, describe
 
-lesson = teaching.attention(scale=scale, dataset=dataset, preset=preset, ipc=ipc, per_class=per_class, seeds=seeds,
-                            force=force, executor=executor, executor_config=executor_config, data_root=data_root)
+options = RunOptions(scale, dataset, preset, tuple(seeds), force, executor, executor_config, data_root)
+report.show_markdown(describe("attention", options, params))
+lesson = teaching.attention(options, **params)
 print(lesson.run.label)
 
 # %% [markdown]

@@ -17,20 +17,15 @@
 # %% tags=["parameters"]
 import os
 
-dataset: str = os.environ.get("DATADAM_DATASET", "cifar10")  # the paper's CIFAR-10; digits runs anywhere (npz:PATH, folder:PATH too)
+dataset: str = os.environ.get("DATADAM_DATASET", "")  # "": the target's own, cifar10; or a name, npz:PATH, folder:PATH
 scale: str = os.environ.get("DATADAM_SCALE", "quick")  # smoke | quick | paper: how much work, never the method
 preset: str = "paper"  # paper (the evidence of what the authors ran) | table2 (Table 2 read literally) | released (their code)
-seeds: list = [0]  # seeds of the sets; each set is evaluated on the scale's number of fresh models
+seeds: list = []  # seeds of the sets; each set is evaluated on the scale's number of fresh models ([]: the target's, else [0])
 force: bool = False  # recompute the sets, trained generators and evaluations even when they are cached
 executor: str = "inline"  # where the sweep's jobs run: inline, local (submitit, this machine) or slurm
 executor_config: str = ""  # the executor's settings file ("" for its defaults; docs/cluster.md)
 data_root: str = os.environ.get("DATADAM_DATA", "")  # where datasets live ("" for data/ in the kit)
-ipc: int = 0  # images per class (0: the scale's; the paper's is 50)
-archs: list = []  # evaluation architectures ([]: convnet, alexnet, vgg11, resnet18)
-kinds: list = []  # kinds of set ([]: random, dm, datadam; any of dc, dsa, cafe, herding, kcenter too)
-epochs: list = []  # evaluation epochs, one number ([]: the scale's)
-num_models: int = 0  # evaluated models per set and architecture (0: the scale's)
-overrides: dict = {}  # dotted config overrides for every set ({}: none)
+params: dict = {}  # the target's parameters to change, e.g. {"archs": ["convnet", "resnet18"]} ({}: the registry's for the scale; the table below lists them)
 
 # %% [markdown]
 # # Cross-architecture generalisation
@@ -48,11 +43,12 @@ overrides: dict = {}  # dotted config overrides for every set ({}: none)
 
 # %%
 from datadam_lib.families import baselines
+from datadam_lib.kit import report
+from datadam_lib.kit.run import RunOptions, describe
 
-result = baselines.crossarch(scale=scale, dataset=dataset, preset=preset, seeds=seeds, force=force,
-                             executor=executor, executor_config=executor_config, data_root=data_root,
-                             ipc=ipc, archs=archs, kinds=kinds, epochs=epochs, num_models=num_models,
-                             overrides=overrides)
+options = RunOptions(scale, dataset, preset, tuple(seeds), force, executor, executor_config, data_root)
+report.show_markdown(describe("crossarch", options, params))
+result = baselines.crossarch(options, **params)
 result.show()
 
 # %% [markdown]
@@ -60,5 +56,4 @@ result.show()
 # with each other, per architecture.
 
 # %%
-asked = result.run.params  # the architectures and kinds this run was asked for
-result.check(settings=len(asked["archs"]), kinds=len(asked["kinds"]))
+result.check()

@@ -17,16 +17,15 @@
 # %% tags=["parameters"]
 import os
 
-dataset: str = os.environ.get("DATADAM_DATASET", "cifar10")  # the paper's CIFAR-10; digits runs anywhere (npz:PATH, folder:PATH too)
+dataset: str = os.environ.get("DATADAM_DATASET", "")  # "": the target's own, cifar10; or a name, npz:PATH, folder:PATH
 scale: str = os.environ.get("DATADAM_SCALE", "quick")  # smoke | quick | paper: how much work, never the method
 preset: str = "paper"  # paper (the evidence of what the authors ran) | table2 (Table 2 read literally) | released (their code)
-seeds: list = [0]  # distillation seeds; each set is evaluated on the scale's number of fresh models
+seeds: list = []  # distillation seeds; each set is evaluated on the scale's number of fresh models ([]: the target's, else [0])
 force: bool = False  # recompute the distilled sets and evaluations even when they are cached
 executor: str = "inline"  # where the sweep's jobs run: inline, local (submitit, this machine) or slurm
 executor_config: str = ""  # the executor's settings file ("" for its defaults; docs/cluster.md)
 data_root: str = os.environ.get("DATADAM_DATA", "")  # where datasets live ("" for data/ in the kit)
-ipc: int = 0  # images per class; 0: the scale's default (quick: 1 on digits, where IPC 10 saturates; paper: 10)
-powers: list = [1, 2, 4, 6, 8]  # the values of p compared (supplement Fig. 1)
+params: dict = {}  # the target's parameters to change, e.g. {"powers": [1, 4]} ({}: the registry's for the scale; the table below lists them)
 
 # %% [markdown]
 # # Supplement Fig. 1: the power $p$ of the attention map
@@ -43,10 +42,12 @@ powers: list = [1, 2, 4, 6, 8]  # the values of p compared (supplement Fig. 1)
 
 # %%
 from datadam_lib.families import ablations
+from datadam_lib.kit import report
+from datadam_lib.kit.run import RunOptions, describe
 
-result = ablations.run("fig1", scale=scale, dataset=dataset, preset=preset, seeds=seeds, force=force,
-                       executor=executor, executor_config=executor_config, data_root=data_root,
-                       ipc=ipc, powers=powers)
+options = RunOptions(scale, dataset, preset, tuple(seeds), force, executor, executor_config, data_root)
+report.show_markdown(describe("fig1", options, params))
+result = ablations.run("fig1", options, **params)
 result.show()
 
 # %% [markdown]
@@ -54,4 +55,4 @@ result.show()
 # scale, so compare our settings with each other. *What this run shows* is computed from this run's numbers.
 
 # %%
-result.check(settings=len(powers))
+result.check()

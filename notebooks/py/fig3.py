@@ -17,18 +17,15 @@
 # %% tags=["parameters"]
 import os
 
-dataset: str = os.environ.get("DATADAM_DATASET", "cifar10")  # the paper's dataset; digits runs anywhere (npz:PATH, folder:PATH too)
+dataset: str = os.environ.get("DATADAM_DATASET", "")  # "": the target's own, cifar10; or a name, npz:PATH, folder:PATH
 scale: str = os.environ.get("DATADAM_SCALE", "quick")  # smoke | quick | paper: how much work, never the method
 preset: str = "paper"  # paper (the evidence of what the authors ran) | table2 (Table 2 read literally) | released (their code)
-seeds: list = [0]  # distillation seeds; each set is evaluated on the scale's number of fresh models
+seeds: list = []  # distillation seeds; each set is evaluated on the scale's number of fresh models ([]: the target's, else [0])
 force: bool = False  # recompute the distilled sets and evaluations even when they are cached
 executor: str = "inline"  # where the sweep's jobs run: inline, local (submitit, this machine) or slurm
 executor_config: str = ""  # the executor's settings file ("" for its defaults; docs/cluster.md)
 data_root: str = os.environ.get("DATADAM_DATA", "")  # where datasets live ("" for data/ in the kit)
-ipc: int = 0  # images per class; 0: the scale's default (smoke/quick: 1 on digits; paper: 50)
-iterations: int = 0  # distillation iterations from noise; 0: the scale's default (the same run as fig2)
-points: list = []  # iterations shown; []: the scale's default
-per_class: int = -1  # images shown per class; -1: the scale's default (paper: 2, as in the supplement)
+params: dict = {}  # the target's parameters to change, e.g. {"per_class": 2} ({}: the registry's for the scale; the table below lists them)
 
 # %% [markdown]
 # # Supplement Fig. 3: noise-initialised images as they are learned
@@ -43,11 +40,13 @@ per_class: int = -1  # images shown per class; -1: the scale's default (paper: 2
 
 # %%
 from datadam_lib.families import visuals
+from datadam_lib.kit import report
+from datadam_lib.kit.run import RunOptions, describe
 
-result = visuals.progression("fig3", scale=scale, dataset=dataset, preset=preset, seeds=seeds, force=force,
-                                     executor=executor, executor_config=executor_config, data_root=data_root,
-                                     ipc=ipc, iterations=iterations, points=points, per_class=per_class)
+options = RunOptions(scale, dataset, preset, tuple(seeds), force, executor, executor_config, data_root)
+report.show_markdown(describe("fig3", options, params))
+result = visuals.progression("fig3", options, **params)
 result.show()
 
 # %%
-result.check(settings=len(result.summary))
+result.check()

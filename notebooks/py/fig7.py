@@ -17,23 +17,15 @@
 # %% tags=["parameters"]
 import os
 
-dataset: str = os.environ.get("DATADAM_DATASET", "cifar10")  # the paper's CIFAR-10; digits runs anywhere (npz:PATH, folder:PATH too)
+dataset: str = os.environ.get("DATADAM_DATASET", "")  # "": the target's own, cifar10; or a name, npz:PATH, folder:PATH
 scale: str = os.environ.get("DATADAM_SCALE", "quick")  # smoke | quick | paper: how much work, never the method
 preset: str = "paper"  # paper (the evidence of what the authors ran) | table2 (Table 2 read literally) | released (their code): how the proxy sets are made and the optimiser that trains the candidates
-seeds: list = []  # training seeds: every candidate is trained once per seed on every proxy and ranked by its mean; []: the scale's ([0] at every scale)
+seeds: list = []  # training seeds: every candidate is trained once per seed on every proxy and ranked by its mean ([]: the target's, else [0])
 force: bool = False  # recompute the proxy sets and every training even when they are cached
 executor: str = "inline"  # where the jobs run: inline, local (submitit, this machine) or slurm (one job per candidate and proxy)
 executor_config: str = ""  # the executor's settings file ("" for its defaults; docs/cluster.md)
 data_root: str = os.environ.get("DATADAM_DATA", "")  # where datasets live ("" for data/ in the kit)
-ipc: int = 0  # images per class of every proxy set; 0: the scale's (paper 50, quick 10, smoke 1)
-architectures: int = 0  # candidate ConvNets; 0: the scale's (paper all 720, quick 12, smoke 3), a stratified subset below the whole grid
-arch_seed: int = 0  # the seed that draws the stratified subset (method.nas.space.stratified)
-depths: list = []  # the depth axis; []: the scale's (paper and quick 1-4, smoke 1-2)
-widths: list = []  # the width axis; []: the scale's (paper 32, 64, 128, 256; quick 4, 8, 16, 32: 8x narrower, minutes on a CPU; smoke 4)
-proxies: list = []  # what candidates train on; []: the scale's (Random, DSA, DM, CAFE, DataDAM, early, whole; smoke: random, dm, datadam, early, whole); whole is the ground truth
-proxy_epochs: int = 0  # epochs on each proxy set; 0: the scale's (paper 200, quick 50, smoke 2)
-whole_epochs: int = 0  # epochs on the whole training part, the ground truth; 0: the scale's (paper 200, quick 30, smoke 1)
-distill_iterations: int = 0  # iterations making the DM and DataDAM proxies; 0: the scale's (quick 50, else the scale's default)
+params: dict = {}  # the target's parameters to change, e.g. {"architectures": 48} ({}: the registry's for the scale; the table below lists them)
 
 # %% [markdown]
 # # Supplement Fig. 7: proxy vs whole-data accuracy over all candidate ConvNets
@@ -53,12 +45,12 @@ distill_iterations: int = 0  # iterations making the DM and DataDAM proxies; 0: 
 
 # %%
 from datadam_lib.families import nas
+from datadam_lib.kit import report
+from datadam_lib.kit.run import RunOptions, describe
 
-result = nas.run("fig7", scale=scale, dataset=dataset, preset=preset, seeds=seeds, force=force,
-                 executor=executor, executor_config=executor_config, data_root=data_root,
-                 ipc=ipc, architectures=architectures, arch_seed=arch_seed, depths=depths, widths=widths,
-                 proxies=proxies, proxy_epochs=proxy_epochs, whole_epochs=whole_epochs,
-                 distill_iterations=distill_iterations)
+options = RunOptions(scale, dataset, preset, tuple(seeds), force, executor, executor_config, data_root)
+report.show_markdown(describe("fig7", options, params))
+result = nas.run("fig7", options, **params)
 result.show()
 
 # %% [markdown]

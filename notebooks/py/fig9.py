@@ -17,19 +17,15 @@
 # %% tags=["parameters"]
 import os
 
-dataset: str = os.environ.get("DATADAM_DATASET", "cifar10")  # the paper's CIFAR-10; digits runs anywhere (npz:PATH, folder:PATH too)
+dataset: str = os.environ.get("DATADAM_DATASET", "")  # "": the target's own, cifar10; or a name, npz:PATH, folder:PATH
 scale: str = os.environ.get("DATADAM_SCALE", "quick")  # smoke | quick | paper: how much work, never the method
 preset: str = "paper"  # paper (the evidence of what the authors ran) | table2 (Table 2 read literally) | released (their code)
-seeds: list = [0]  # seeds of the sets; each set is evaluated on the scale's number of fresh models
+seeds: list = []  # seeds of the sets; each set is evaluated on the scale's number of fresh models ([]: the target's, else [0])
 force: bool = False  # recompute the sets, trained generators and evaluations even when they are cached
 executor: str = "inline"  # where the sweep's jobs run: inline, local (submitit, this machine) or slurm
 executor_config: str = ""  # the executor's settings file ("" for its defaults; docs/cluster.md)
 data_root: str = os.environ.get("DATADAM_DATA", "")  # where datasets live ("" for data/ in the kit)
-ipc: int = 0  # images per class (0: the scale's; the paper's is 50)
-kinds: list = []  # one panel per kind of set ([]: dc, dsa, dm, cafe, datadam)
-real_per_class: int = 0  # real images per class in the t-SNE (0: the scale's)
-resnet_epochs: int = 0  # epochs of the ResNet-18 trained on the real data for the embedding (0: the scale's)
-overrides: dict = {}  # dotted config overrides for every set ({}: the scale's)
+params: dict = {}  # the target's parameters to change, e.g. {"kinds": ["dm", "datadam"]} ({}: the registry's for the scale; the table below lists them)
 
 # %% [markdown]
 # # Supplement Fig. 9: where the synthetic images sit among the real ones
@@ -48,10 +44,12 @@ overrides: dict = {}  # dotted config overrides for every set ({}: the scale's)
 
 # %%
 from datadam_lib.families import baselines
+from datadam_lib.kit import report
+from datadam_lib.kit.run import RunOptions, describe
 
-result = baselines.fig9(scale=scale, dataset=dataset, preset=preset, seeds=seeds, force=force, executor=executor,
-                        executor_config=executor_config, data_root=data_root, ipc=ipc, kinds=kinds,
-                        real_per_class=real_per_class, resnet_epochs=resnet_epochs, overrides=overrides)
+options = RunOptions(scale, dataset, preset, tuple(seeds), force, executor, executor_config, data_root)
+report.show_markdown(describe("fig9", options, params))
+result = baselines.fig9(options, **params)
 result.show()
 
 # %% [markdown]
@@ -59,4 +57,4 @@ result.show()
 # clouds are. The numbers are computed before t-SNE, in the 50-d PCA space.
 
 # %%
-result.check(kinds=len(result.run.params["kinds"]))
+result.check()

@@ -18,17 +18,15 @@
 import os
 
 target: str = "fig14"  # which figure: fig14/15 CIFAR-10 IPC 10/50, fig16/17 CIFAR-100 IPC 10/50, fig18 TinyImageNet, fig19 ImageNet-1K (IPC 1), fig20-22 ImageNette/ImageWoof/ImageSquawk (IPC 10)
-dataset: str = os.environ.get("DATADAM_DATASET", "")  # "": the figure's own dataset; or a fixed part of its files (e.g. cifar10-5k of CIFAR-10); other data at --scale smoke only
+dataset: str = os.environ.get("DATADAM_DATASET", "")  # "": the figure's own; or a fixed part of its files (e.g. cifar10-5k of CIFAR-10); other data at --scale smoke only
 scale: str = os.environ.get("DATADAM_SCALE", "quick")  # smoke | quick | paper: how much work, never the method
 preset: str = "paper"  # paper (the evidence of what the authors ran) | table2 (Table 2 read literally) | released (their code)
-seeds: list = [0]  # distillation seeds; the first one's set is drawn
+seeds: list = []  # distillation seeds; the first one's set is drawn ([]: the target's, else [0])
 force: bool = False  # recompute the distilled set even when it is cached
 executor: str = "inline"  # where the sweep's jobs run: inline, local (submitit, this machine) or slurm
 executor_config: str = ""  # the executor's settings file ("" for its defaults; docs/cluster.md)
 data_root: str = os.environ.get("DATADAM_DATA", "")  # where datasets live ("" for data/ in the kit)
-ipc: int = 0  # images per class; 0: the figure's (smoke: 1)
-classes: int = -1  # classes shown: -1 the figure's default, 0 all, N that many random classes
-per_class: int = -1  # images shown per class: -1 the figure's default, 0 all, N that many random ones
+params: dict = {}  # the target's parameters to change, e.g. {"classes": 4, "per_class": 3} ({}: the registry's for the scale; the table below lists them)
 
 # %% [markdown]
 # # Supplement Figs. 14-22: distilled images
@@ -47,11 +45,13 @@ per_class: int = -1  # images shown per class: -1 the figure's default, 0 all, N
 
 # %%
 from datadam_lib.families import visuals
+from datadam_lib.kit import report
+from datadam_lib.kit.run import RunOptions, describe
 
-result = visuals.grid(target, scale=scale, dataset=dataset, preset=preset, seeds=seeds, force=force,
-                      executor=executor, executor_config=executor_config, data_root=data_root,
-                      ipc=ipc, classes=classes, per_class=per_class)
+options = RunOptions(scale, dataset, preset, tuple(seeds), force, executor, executor_config, data_root)
+report.show_markdown(describe(target, options, params))
+result = visuals.grid(target, options, **params)
 result.show()
 
 # %%
-result.check(settings=1)
+result.check()

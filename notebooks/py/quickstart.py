@@ -17,15 +17,15 @@
 # %% tags=["parameters"]
 import os
 
-dataset: str = os.environ.get("DATADAM_DATASET", "digits")  # digits: built in, no download (npz:PATH, folder:PATH, cifar10 too)
+dataset: str = os.environ.get("DATADAM_DATASET", "")  # "": the target's own, digits (built in, no download); or a name, npz:PATH, folder:PATH
 scale: str = os.environ.get("DATADAM_SCALE", "quick")  # smoke | quick | paper: how much work, never the method
 preset: str = "paper"  # paper (the evidence of what the authors ran) | table2 (Table 2 read literally) | released (their code)
-ipcs: list = [1, 10]  # images per class compared
-seeds: list = [0]  # distillation seeds; each set is evaluated on the scale's number of fresh models
+seeds: list = []  # distillation seeds; each set is evaluated on the scale's number of fresh models ([]: the target's, else [0])
 force: bool = False  # recompute the distilled sets and evaluations even when they are cached
 executor: str = "inline"  # where the sweep's jobs run: inline, local (submitit, this machine) or slurm
 executor_config: str = ""  # the executor's settings file ("" for its defaults; docs/cluster.md)
 data_root: str = os.environ.get("DATADAM_DATA", "")  # where datasets live ("" for data/ in the kit)
+params: dict = {}  # the target's parameters to change, e.g. {"ipcs": [1, 10, 50]} ({}: the registry's for the scale; the table below lists them)
 
 # %% [markdown]
 # # DataDAM in a few minutes
@@ -69,9 +69,11 @@ data_root: str = os.environ.get("DATADAM_DATA", "")  # where datasets live ("" f
 # %%
 from datadam_lib.families import ablations
 from datadam_lib.kit import plots, report
+from datadam_lib.kit.run import RunOptions, describe
 
-result = ablations.quickstart(scale=scale, dataset=dataset, preset=preset, ipcs=ipcs, seeds=seeds, force=force,
-                              executor=executor, executor_config=executor_config, data_root=data_root)
+options = RunOptions(scale, dataset, preset, tuple(seeds), force, executor, executor_config, data_root)
+report.show_markdown(describe("quickstart", options, params))
+result = ablations.quickstart(options, **params)
 print(result.run.label)
 
 # %% [markdown]
@@ -107,4 +109,4 @@ report.show_markdown(result.table)
 report.show_markdown(result.findings)
 
 # %%
-result.check(settings=len(ipcs), kinds=2)
+result.check()

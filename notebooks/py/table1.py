@@ -17,20 +17,15 @@
 # %% tags=["parameters"]
 import os
 
-dataset: str = os.environ.get("DATADAM_DATASET", "cifar10")  # the paper's CIFAR-10; digits runs anywhere (npz:PATH, folder:PATH too)
+dataset: str = os.environ.get("DATADAM_DATASET", "")  # "": the target's own, cifar10; or a name, npz:PATH, folder:PATH
 scale: str = os.environ.get("DATADAM_SCALE", "quick")  # smoke | quick | paper: how much work, never the method
 preset: str = "paper"  # paper (the evidence of what the authors ran) | table2 (Table 2 read literally) | released (their code)
-seeds: list = [0]  # seeds of the sets; each set is evaluated on the scale's number of fresh models
+seeds: list = []  # seeds of the sets; each set is evaluated on the scale's number of fresh models ([]: the target's, else [0])
 force: bool = False  # recompute the sets, trained generators and evaluations even when they are cached
 executor: str = "inline"  # where the sweep's jobs run: inline, local (submitit, this machine) or slurm
 executor_config: str = ""  # the executor's settings file ("" for its defaults; docs/cluster.md)
 data_root: str = os.environ.get("DATADAM_DATA", "")  # where datasets live ("" for data/ in the kit)
-ipcs: list = []  # images per class ([]: the scale's; the paper's are 1, 10, 50)
-kinds: list = []  # the columns, kinds of set ([]: random, herding, kcenter, dc, dsa, dm, cafe, datadam)
-epochs: list = []  # evaluation epochs per IPC, aligned with ipcs ([]: the scale's; quick shortens them)
-num_models: int = 0  # evaluated models per set (0: the scale's)
-overrides: dict = {}  # dotted config overrides for every set, e.g. {"baselines.matching.iterations": 5} ({}: the scale's)
-skip: dict = {}  # kinds left out at an IPC, e.g. {"50": ["dc", "dsa", "cafe"]} ({}: the scale's)
+params: dict = {}  # the target's parameters to change, e.g. {"ipcs": [1, 10], "kinds": ["random", "dm", "datadam"]} ({}: the registry's for the scale; the table below lists them)
 
 # %% [markdown]
 # # Main paper, Table 1: DataDAM beside the coresets and the distillation methods
@@ -55,10 +50,12 @@ skip: dict = {}  # kinds left out at an IPC, e.g. {"50": ["dc", "dsa", "cafe"]} 
 
 # %%
 from datadam_lib.families import baselines
+from datadam_lib.kit import report
+from datadam_lib.kit.run import RunOptions, describe
 
-result = baselines.table("table1", scale=scale, dataset=dataset, preset=preset, seeds=seeds, force=force,
-                         executor=executor, executor_config=executor_config, data_root=data_root,
-                         ipcs=ipcs, kinds=kinds, epochs=epochs, num_models=num_models, overrides=overrides, skip=skip)
+options = RunOptions(scale, dataset, preset, tuple(seeds), force, executor, executor_config, data_root)
+report.show_markdown(describe("table1", options, params))
+result = baselines.table("table1", options, **params)
 result.show()
 
 # %% [markdown]
@@ -66,5 +63,4 @@ result.show()
 # Run another dataset with `dataset=...` (the paper's: cifar10, cifar100, tinyimagenet, imagenet64).
 
 # %%
-asked = result.run.params  # the IPCs and kinds this run was asked for (the scale's where left empty above)
-result.check(settings=len(asked["ipcs"]), kinds=len(asked["kinds"]))
+result.check()
