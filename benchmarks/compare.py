@@ -90,7 +90,7 @@ from datadam_lib.kit.run import RunOptions
 t = time.perf_counter()
 options = RunOptions(scale=sys.argv[2] if len(sys.argv) > 2 else "quick", dataset="digits", force=True)
 if sys.argv[1] == "quickstart":   # the teaching notebook has its own entry point
-    result = ablations.quickstart(options)
+    result = ablations.quickstart("quickstart", options)
 else:
     result = ablations.run(sys.argv[1], options)
 wall = time.perf_counter() - t

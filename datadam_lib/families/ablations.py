@@ -103,11 +103,14 @@ HELP = {
 }
 
 register(
-    Target("quickstart", "DataDAM explained: attention maps, synthetic images as they are learned, "
-           "DataDAM vs Random (IPC 1 and 10)", "ablations", ("digits",),
-           {s: {"ipcs": [1, 10]} for s in SCALES},
-           settings=lambda p: settings("ipc", p["ipcs"], lambda v: {"distill.ipc": v}),
-           parts=("", "attention", "synthetic"), paper_gpu_h=1.0),
+    *[Target(name, f"DataDAM explained{on}: attention maps, synthetic images as they are learned, DataDAM vs "
+             "Random (IPC 1 and 10)", "ablations", (dataset,), {s: {"ipcs": [1, 10]} for s in SCALES},
+             settings=lambda p: settings("ipc", p["ipcs"], lambda v: {"distill.ipc": v}),
+             parts=("", "attention", "synthetic"), paper_gpu_h=1.0, notebook_name="quickstart")
+      # the teaching notebook on the built-in digits (no download), and on real images: CIFAR-10's fixed
+      # quick-scale subset (1,000 images of each training batch; method/data.py cifar10-5k)
+      for name, dataset, on in (("quickstart", "digits", ""),
+                                ("quickstart-cifar10", "cifar10-5k", " on real images (CIFAR-10, 5k subset)"))],
     Target("fig1", "Supplement Fig. 1: accuracy vs the power p of the attention map (p in 1, 2, 4, 6, 8)",
            "ablations", ("cifar10",), _params(powers=[1, 2, 4, 6, 8]), ABLATIONS["fig1"].settings, paper_gpu_h=1.7),
     Target("fig2", "Supplement Fig. 2: accuracy vs iterations from Gaussian-noise initialisation (CIFAR10, IPC 50)",
@@ -269,16 +272,17 @@ def curve(name: str = "fig2", options: RunOptions = RunOptions(), **params) -> R
 
 # ---------------------------------------------------------------- the teaching notebook
 
-def quickstart(options: RunOptions = RunOptions(), **params) -> Result:
-    """The teaching notebook's computation: the attention maps of a random
-    ConvNet, DataDAM vs Random at each IPC, the synthetic images of the
-    largest IPC as they are learned."""
+def quickstart(name: str = "quickstart", options: RunOptions = RunOptions(), **params) -> Result:
+    """The teaching notebook's computation (``quickstart`` on digits,
+    ``quickstart-cifar10`` on CIFAR-10's 5k subset): the attention maps of a
+    random ConvNet, DataDAM vs Random at each IPC, the synthetic images of
+    the largest IPC as they are learned."""
     import torch
 
     from ..method.config import make_config
     from ..method.models import build_encoder
     from ..method.synthetic import SyntheticSet
-    t, params, run_ = start("quickstart", options, params)
+    t, params, run_ = start(name, options, params)
     ipcs = params["ipcs"]
     data = run_.load_data()
     cfg = make_config(run_.preset, run_.scale, run_.dataset, ipc=max(ipcs), seed=params["seeds"][0],

@@ -191,7 +191,7 @@ def register(*targets: Target, help: dict[str, str] | None = None) -> None:
 def order_key(name: str) -> tuple:
     """quickstart, the tables, then the figures by number."""
     digits = "".join(c for c in name if c.isdigit())
-    group = 0 if name == "quickstart" else 1 if name.startswith("table") else 2 if name.startswith("fig") else 3
+    group = 0 if name.startswith("quickstart") else 1 if name.startswith("table") else 2 if name.startswith("fig") else 3
     return (group, int(digits) if digits else 0, name)
 
 
