@@ -73,7 +73,8 @@ def list_targets(root: str | None = None, file=None) -> None:
                         "the sets and evaluations it shared with other targets, each timed when first made; * the "
                         "wall time within the whole kit's run. PAPER: a rough estimate on one GPU, not a "
                         "measurement.", WIDTH), file=file)
-    head = f"{'TARGET':<11} {'DONE':<4} {'NEEDS':<30} {'QUICK':>9} {'PAPER':>9}"
+    w = max(len(t.name) for t in ordered())
+    head = f"{'TARGET':<{w}} {'DONE':<4} {'NEEDS':<30} {'QUICK':>9} {'PAPER':>9}"
     print(head, file=file)
     present: dict[str, bool | None] = {}
     for t in ordered():
@@ -84,7 +85,7 @@ def list_targets(root: str | None = None, file=None) -> None:
         if t.needs:
             needs += f" + {t.needs}"
         gpu = "-" if t.paper_gpu_h is None else f"~{t.paper_gpu_h:g} GPU-h"
-        print(f"{t.name:<11} {'yes' if t.implemented else 'no':<4} {needs:<30} "
+        print(f"{t.name:<{w}} {'yes' if t.implemented else 'no':<4} {needs:<30} "
               f"{_quick_time(t) if t.implemented else '':>9} {gpu:>9}", file=file)
         nb = f" [{t.notebook}]" if t.implemented and os.path.isfile(os.path.join(kit_root(), t.notebook)) else ""
         where = m.get(t.name, {})
