@@ -75,7 +75,8 @@ def test_table4_metrics_by_hand(run_):
     assert value[("whole", "metric=top1_accuracy")] == 85.0
     assert value[("random", "metric=time_min")] == 2.5 and value[("random", "metric=storage")] == 100
     text = nas._markdown(r, s, summary, nas.VIEWS["table4"].metrics, ["a note"])
-    assert "Not comparable" in text and "| Random | 0.90 | — | -1.00 | 0.44 | 75.0 | 88.9 |" in text
+    # the Spearman cells carry their bootstrap interval (the top 20 % is 2 candidates: no interval)
+    assert "Not comparable" in text and "| Random | 0.90 [0.11, 1.00] | — | -1.00 | 0.44 | 75.0 | 88.9 |" in text
     assert "a note" in text and open(r.results_path("md")).read().startswith("### table4")
     assert "noise" in nas.findings(s, summary, "spearman_all")
 
@@ -103,7 +104,7 @@ def test_table5_without_the_benchmark_is_never_beside_the_papers_numbers(run_):
     assert "-0.06" not in ours and "| Spearman ρ | -0.06 |" in theirs and "not comparable" in theirs
     s.benchmark = True
     assert "| DataDAM" not in nas._markdown(r, s, summary, nas.VIEWS["table5"].metrics, [])   # not run here
-    assert "| Random | -0.50 | -0.06 |" in nas._markdown(r, s, summary, nas.VIEWS["table5"].metrics, [])
+    assert "| Random | -0.50 [-1.00, 1.00] | -0.06 |" in nas._markdown(r, s, summary, nas.VIEWS["table5"].metrics, [])
 
 
 def _params(**kw):

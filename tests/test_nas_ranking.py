@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from datadam_lib.method.nas import ranking as nr
@@ -51,3 +52,30 @@ def test_top1_is_the_truth_of_the_proxys_first_choice():
     assert nr.top1([0.1, 0.5, 0.5], [10.0, 20.0, 40.0]) == 30.0     # a tie: the mean of the tied
     with pytest.raises(ValueError):
         nr.top1([], [])
+
+
+def test_the_bootstrap_interval_of_a_perfect_ranking_is_a_point():
+    """Every resample of a monotone pairing that defines rho gives rho = 1
+    (or -1 reversed), so the interval is that point."""
+    x = [float(i) for i in range(8)]
+    assert nr.spearman_interval(x, [10 * v for v in x]) == (pytest.approx(1.0), pytest.approx(1.0))
+    assert nr.spearman_interval(x, [-v for v in x]) == (pytest.approx(-1.0), pytest.approx(-1.0))
+
+
+def test_the_bootstrap_interval_holds_the_estimate_and_narrows_with_more_candidates():
+    rng = np.random.default_rng(1)
+    widths = []
+    for n in (10, 40, 160):
+        truth = rng.normal(size=n)
+        proxy = truth + rng.normal(size=n)          # a noisy proxy: rho about 0.7
+        lo, hi = nr.spearman_interval(proxy, truth)
+        assert lo <= nr.spearman(proxy, truth) <= hi
+        widths.append(hi - lo)
+    assert widths[0] > widths[1] > widths[2]
+    assert nr.spearman_interval(proxy, truth, seed=3) == nr.spearman_interval(proxy, truth, seed=3)
+
+
+def test_the_bootstrap_interval_is_undefined_below_three_pairs():
+    assert all(math.isnan(v) for v in nr.spearman_interval([1.0, 2.0], [2.0, 1.0]))
+    with pytest.raises(ValueError, match="paired"):
+        nr.spearman_interval([1.0, 2.0, 3.0], [1.0, 2.0])

@@ -80,6 +80,12 @@ def _spearman_all(s: Search, x: list[float], f: float) -> tuple[float, int]:
     return spearman(x, s.truth_rank), len(x)
 
 
+def _pairs(s: Search, x: list[float], metric: str, f: float) -> tuple[list[float], list[float]]:
+    """The (proxy, ground truth) pairs a Spearman metric ranks."""
+    from ..method.nas.ranking import restrict
+    return restrict(x, s.truth_rank, _top(s, f)) if metric == "spearman_top20" else (x, s.truth_rank)
+
+
 def _top1(s: Search, x: list[float], f: float) -> tuple[float, int]:
     from ..method.nas.ranking import top1
     return top1(x, s.truth_report), len(x)
@@ -119,12 +125,18 @@ def metric_value(s: Search, kind: str, metric: str, top_fraction: float) -> tupl
 
 
 def summarize(s: Search, metrics: tuple[str, ...], run_: report.Run, top_fraction: float) -> list[dict]:
-    """One row per (metric, proxy): the CSV and the table."""
+    """One row per (metric, proxy): the CSV and the table. A Spearman row
+    also holds its 95 % bootstrap interval over the candidates (``lo``,
+    ``hi``; ``ranking.spearman_interval``, seed 0)."""
+    from ..method.nas.ranking import spearman_interval
     out = []
     for m in metrics:
         for kind in s.compared():
             v, n = metric_value(s, kind, m, top_fraction)
+            lo, hi = spearman_interval(*_pairs(s, s.accuracies(kind), m, top_fraction)) if m in METRIC_VALUES \
+                and m.startswith("spearman") else (math.nan, math.nan)
             out.append({"setting": f"metric={m}", "label": METRICS[m], "kind": kind, "value": v, "candidates": n,
+                        "lo": lo, "hi": hi,
                         "dataset": run_.dataset, "scale": run_.scale, "preset": run_.preset,
                         "ipc": s.rows[0]["ipc"], "seeds": ";".join(map(str, run_.seeds))})
     return out
@@ -180,7 +192,8 @@ def _markdown(run_: report.Run, s: Search, summary: list[dict], metrics: tuple[s
         cells = [kind_name(kind)]
         for m in metrics:
             r = next(r for r in summary if r["kind"] == kind and r["setting"] == f"metric={m}")
-            cells.append(_fmt(m, r["value"]))
+            interval = "" if math.isnan(r.get("lo", math.nan)) else f" [{r['lo']:.2f}, {r['hi']:.2f}]"
+            cells.append(_fmt(m, r["value"]) + interval)
             if beside:
                 ref = pap.lookup(f"metric={m}", kind)
                 cells.append(ref.text() if ref else "—")
@@ -193,7 +206,9 @@ def _markdown(run_: report.Run, s: Search, summary: list[dict], metrics: tuple[s
         for key, per in pap.numbers.items():
             label = METRICS[key.split("=", 1)[1]]
             lines.append(f"| {label} | " + " | ".join(per[k].text() if k in per else "—" for k in kinds) + " |")
-    foot = ["", "—: the paper gives no number for this cell. n/a: undefined (a constant ranking).", ""]
+    foot = ["", "—: the paper gives no number for this cell. n/a: undefined (a constant ranking). [lo, hi]: the "
+            "95 % bootstrap interval of a Spearman ρ over the candidates (2,000 resamples of the candidates with "
+            "replacement): how far the ranking could move with other candidates of the same space.", ""]
     foot += notes + ["", f"**The paper's finding:** {pap.finding}."]
     text = "\n".join(head + lines + foot)
     run_.save_markdown(text)

@@ -37,6 +37,28 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
 
 
+def spearman_interval(x: Sequence[float], y: Sequence[float], reps: int = 2000, level: float = 0.95,
+                      seed: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap interval for Spearman's rho of paired values:
+    ``reps`` resamples of the pairs with replacement (one explicit
+    ``numpy`` generator), the ``level`` central interval of the resamples'
+    rho (resamples where rho is undefined are left out). NaN, NaN with fewer
+    than 3 pairs or when no resample defines rho. With few candidates the
+    interval is wide: it says how much the ranking could move."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.shape != y.shape:
+        raise ValueError(f"paired values needed; got {x.shape} and {y.shape}")
+    if len(x) < 3:
+        return math.nan, math.nan
+    idx = np.random.default_rng(seed).integers(0, len(x), size=(reps, len(x)))
+    rhos = np.array([spearman(x[i], y[i]) for i in idx])
+    rhos = rhos[~np.isnan(rhos)]
+    if len(rhos) == 0:
+        return math.nan, math.nan
+    lo, hi = np.quantile(rhos, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def top(truth: Sequence[float], fraction: float) -> list[int]:
     """Indices of the best ``ceil(fraction * n)`` candidates by ``truth`` (at
     least 2, so a correlation can be computed; 144 of 720 at 20 %); among
