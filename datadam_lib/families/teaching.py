@@ -9,14 +9,13 @@ reproduce an artefact of the paper.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 
 from ..kit import report
 from ..kit.registry import Setting, Target, register
-from ..kit.run import RunOptions, start
+from ..kit.run import Result, RunOptions, start
 from ..kit.sweep import run_sweep, set_job
 from ..kit.widgets import NORMS, POWERS, AttentionLab, draw
 
@@ -31,15 +30,11 @@ register(
 
 
 @dataclass
-class Lesson:
-    """What :func:`attention` returns: the run, the explorer's data (``lab``),
-    the default state's figures, the table of L_SAM at every p and
-    normalisation, and its rows."""
-    run: report.Run
-    lab: AttentionLab
-    figures: dict[str, Any] = field(default_factory=dict)
-    table: str = ""
-    rows: list[dict] = field(default_factory=list)
+class Lesson(Result):
+    """What :func:`attention` returns: a :class:`~datadam_lib.kit.run.Result`
+    (its rows: L_SAM at every p, normalisation and synthetic batch; the
+    default state's figures; their table) with the explorer's data (``lab``)."""
+    lab: AttentionLab | None = None
 
     def check(self) -> None:
         """Fail loudly when an output is missing or a loss is not a finite,
@@ -100,7 +95,7 @@ def attention(options: RunOptions = RunOptions(), **params) -> Lesson:
     run_.save_csv(table_rows, rows)
     table = _table(t, run_, lab, table_rows, power, norm)
     run_.save_markdown(table)
-    return Lesson(run_, lab, figures, table, table_rows)
+    return Lesson(run_, table_rows, table_rows, figures, table, lab=lab)
 
 
 def _table(t: Target, run_: report.Run, lab: AttentionLab, rows: list[dict], power: int, norm: str) -> str:
