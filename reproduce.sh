@@ -10,6 +10,8 @@
 #                                  --seeds N.., --verbose; distilled sets are cached, --force recomputes)
 #                                  --publish: write into the committed figures/ and results/ instead of out/
 #                                  (to refresh the kit's own outputs; $DATADAM_OUT=DIR writes under DIR)
+#                                  --param NAME=VALUE changes one of the target's parameters, e.g. --param powers=[1,4]
+#   ./reproduce.sh params TARGET [--scale S]   the target's parameters at that scale and what each means
 #   ./reproduce.sh all [--scale smoke] [--dataset digits]   every implemented target
 #   ./reproduce.sh quickstart      DataDAM explained on digits: attention maps, learned images, vs Random
 #   ./reproduce.sh lab             JupyterLab on the kit (notebooks/, figures/, results/) with its kernel
@@ -97,6 +99,9 @@ case "$verb" in
     list)
         ensure_env
         "$PY" -m datadam_lib.runner list "$@" ;;
+    params)
+        ensure_env
+        "$PY" -m datadam_lib.runner params "$@" ;;
     all)
         ensure_env
         ensure_kernel

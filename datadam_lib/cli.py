@@ -92,17 +92,18 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def overrides(items: list[str]) -> dict:
-    """``--set FIELD=VALUE`` items as a dict (values parsed as Python literals, never executed)."""
+def overrides(items: list[str], flag: str = "--set", example: str = "evaluate.epochs=300") -> dict:
+    """``--set FIELD=VALUE`` items (or another ``flag``'s) as a dict (values
+    parsed as Python literals, never executed)."""
     out = {}
     for item in items:
         key, sep, val = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--set {item!r}: expected FIELD=VALUE, e.g. evaluate.epochs=300")
+            raise ValueError(f"{flag} {item!r}: expected NAME=VALUE, e.g. {example}")
         try:
             out[key.strip()] = _value(val)
         except (RecursionError, MemoryError):
-            raise ValueError(f"--set {key.strip()}: the value is nested too deeply to be a setting "
+            raise ValueError(f"{flag} {key.strip()}: the value is nested too deeply to be a setting "
                              f"({len(val):,} characters)") from None
     return out
 

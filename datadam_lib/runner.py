@@ -143,7 +143,21 @@ def _params(t, a) -> dict:
         p["executor_config"] = os.path.abspath(a.executor_config)
     if a.seeds:
         p["seeds"] = list(a.seeds)
+    if getattr(a, "param", None):       # the target's own parameters (the registry's where not named)
+        p["params"] = _given_params(t, a)
     return p
+
+
+def _given_params(t, a) -> dict:
+    """``--param NAME=VALUE`` as a dict, checked against the target's
+    parameters (a name it does not take: one line that lists them)."""
+    from .kit.run import RunOptions, resolve
+    try:
+        given = overrides(a.param or [], "--param", "powers=[1,4]")
+    except ValueError as e:
+        raise TargetError(str(e)) from None
+    resolve(t, RunOptions(scale=a.scale), given)
+    return given
 
 
 def _set_env(a) -> dict:
@@ -483,6 +497,14 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="run one target's notebook")
     r.add_argument("target")
     _run_options(r)
+    r.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="change one of the target's parameters, e.g. powers=[1,4] (repeatable; `params TARGET` "
+                        "lists them; recorded in the outputs)")
+    pa = sub.add_parser("params", help="a target's parameters at a scale: their values and what each means")
+    pa.add_argument("target")
+    pa.add_argument("--scale", default=DEFAULT_SCALE, choices=SCALES)
+    pa.add_argument("--dataset", default="", help="the dataset it would run on (default: the target's own)")
+    pa.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="as `run --param`")
     al = sub.add_parser("all", help="run every implemented target")
     _run_options(al)
     me = sub.add_parser("measure", help="record the cold wall times of the last runs in kit/measured.toml")
@@ -503,6 +525,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if a.cmd == "verdicts":
             return write_verdicts(a.scale, a.write)
+        if a.cmd == "params":
+            from .kit.run import RunOptions, describe
+            print(describe(a.target, RunOptions(scale=a.scale, dataset=a.dataset), _given_params(get(a.target), a)))
+            return 0
         if a.cmd == "run":
             return run_target(a.target, a)
         return run_all(a)

@@ -282,6 +282,17 @@ def test_a_relative_npz_path_reaches_the_notebook(tmp_path, monkeypatch):
     monkeypatch.setenv("DATADAM_CACHE", str(tmp_path / "cache"))
     assert absolute_dataset("npz:data/d.npz") == f"npz:{tmp_path}/data/d.npz"
     assert absolute_dataset("folder:f") == f"folder:{tmp_path}/f" and absolute_dataset("digits") == "digits"
-    assert main(["run", "fig6", "--scale", "smoke", "--dataset", "npz:data/d.npz"]) == 0
+    # --param reaches the notebook's params: two of fig6's three normalisations run
+    assert main(["run", "fig6", "--scale", "smoke", "--dataset", "npz:data/d.npz", "--param", "norms=['l2','none']"]) == 0
     with open(tmp_path / "out" / "results" / "smoke" / "fig6.ipynb.manifest.json") as f:
-        assert json.load(f)["parameters"]["dataset"] == f"npz:{tmp_path}/data/d.npz"
+        parameters = json.load(f)["parameters"]
+    assert parameters["dataset"] == f"npz:{tmp_path}/data/d.npz" and parameters["params"] == {"norms": ["l2", "none"]}
+    rows = report.read_csv(str(tmp_path / "out" / "results" / "smoke" / "fig6.csv"))
+    assert [r["setting"] for r in rows] == ["norm=l2", "norm=none"]
+
+
+def test_a_parameter_the_target_does_not_take_is_refused_before_it_runs(capsys):
+    assert main(["run", "fig6", "--scale", "smoke", "--dataset", "digits", "--param", "norm=l2"]) == 2
+    assert "fig6 has no parameter 'norm'; its parameters: " in capsys.readouterr().err
+    assert main(["run", "fig6", "--scale", "smoke", "--dataset", "digits", "--param", "norms"]) == 2
+    assert "--param 'norms': expected NAME=VALUE" in capsys.readouterr().err

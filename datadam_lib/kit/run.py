@@ -69,8 +69,9 @@ def describe(name: str, options: RunOptions = RunOptions(), params: dict[str, An
     t = get(name)
     given = dict(params or {})
     p = resolve(t, options, given)
-    lines = [f"**{name}'s parameters** at {options.scale} scale (change any in `params`, e.g. "
-             "`params = {\"ipc\": 1}`; the registry's value stands for every one not named):", "",
+    lines = [f"**{name}'s parameters** at {options.scale} scale (change any with the notebook's `params`, e.g. "
+             "`params = {\"ipc\": 1}`, or `./reproduce.sh TARGET --param ipc=1`; the registry's value stands for "
+             "every one not named):", "",
              "| parameter | this run | meaning |", "|---|---|---|"]
     for k in sorted(parameter_names(t)):
         if k not in p:
