@@ -283,7 +283,8 @@ def test_a_relative_npz_path_reaches_the_notebook(tmp_path, monkeypatch):
     assert absolute_dataset("npz:data/d.npz") == f"npz:{tmp_path}/data/d.npz"
     assert absolute_dataset("folder:f") == f"folder:{tmp_path}/f" and absolute_dataset("digits") == "digits"
     # --param reaches the notebook's params: two of fig6's three normalisations run
-    assert main(["run", "fig6", "--scale", "smoke", "--dataset", "npz:data/d.npz", "--param", "norms=['l2','none']"]) == 0
+    assert main(["run", "fig6", "--scale", "smoke", "--dataset", "npz:data/d.npz",
+                 "--param", "norms=['l2','none']"]) == 0
     with open(tmp_path / "out" / "results" / "smoke" / "fig6.ipynb.manifest.json") as f:
         parameters = json.load(f)["parameters"]
     assert parameters["dataset"] == f"npz:{tmp_path}/data/d.npz" and parameters["params"] == {"norms": ["l2", "none"]}
