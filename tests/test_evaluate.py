@@ -9,7 +9,7 @@ from torch import nn
 
 from datadam_lib import EncoderSpec, EvalConfig, EvalResult, build_encoder, evaluate, override, random_subset
 from datadam_lib.method.evaluate import test_accuracy as accuracy_of
-from datadam_lib.method.evaluate import train_model
+from datadam_lib.method.evaluate import recognised, train_model
 from datadam_lib.method.training import EVAL_AUGMENTS, lr_at, model_generator
 
 
@@ -128,3 +128,20 @@ def test_training_changes_the_model_and_lowers_the_loss(tiny_data):
         l0 = nn.functional.cross_entropy(m0.eval()(data.x_train), data.y_train).item()
         l1 = nn.functional.cross_entropy(m1.eval()(data.x_train), data.y_train).item()
     assert math.isfinite(l1) and l1 < 0.5 * l0
+
+
+def test_recognised_is_the_share_assigned_to_their_own_class():
+    """GAN-test by hand: a 'model' whose logits are the images' first pixels
+    picks class argmax(x[:, 0, 0, :3]); 3 of 4 images are labelled so."""
+    class FirstPixels(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, x):
+            return self.w * x[:, 0, 0, :3]
+    x = torch.zeros(4, 1, 2, 3)
+    x[0, 0, 0, 0] = x[1, 0, 0, 1] = x[2, 0, 0, 2] = x[3, 0, 0, 0] = 1.0
+    y = torch.tensor([0, 1, 2, 1])                     # the last one is assigned to class 0
+    assert recognised(FirstPixels(), x, y) == 0.75
+    assert recognised(FirstPixels(), x, y, batch=3) == 0.75     # the same over several batches

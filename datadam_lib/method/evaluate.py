@@ -111,6 +111,20 @@ def evaluate(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg: Ev
     return EvalResult(accs, round(time.time() - t0, 3), asdict(cfg))
 
 
+@torch.inference_mode()
+def recognised(model: Encoder, images: torch.Tensor, labels: torch.Tensor, batch: int = 1024) -> float:
+    """The share of ``images`` that ``model`` assigns to their ``labels``.
+    With a model trained on the real training data and a generator's samples
+    this is GAN-test (Shmelkov, Schmid & Alahari, "How good is my GAN?",
+    ECCV 2018): near the model's accuracy on real test images for samples as
+    recognisable as real ones, near chance (1 / classes) for samples that
+    carry no class."""
+    model.eval()
+    images, labels = images.to(next(model.parameters()).device), labels.to(next(model.parameters()).device)
+    correct = sum((model(x).argmax(1) == y).sum() for x, y in zip(images.split(batch), labels.split(batch)))
+    return float(correct) / len(labels)
+
+
 def random_subset(data: RealData, ipc: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``ipc`` random real training images per class (the "Random" baseline)."""
     g = torch.Generator(device=data.device).manual_seed(seed)
