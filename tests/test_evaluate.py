@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from datadam_lib import EncoderSpec, EvalConfig, EvalResult, build_encoder, evaluate, override, random_subset
-from datadam_lib.method.evaluate import test_accuracy as accuracy_of
 from datadam_lib.method.evaluate import recognised, train_model
+from datadam_lib.method.evaluate import test_accuracy as accuracy_of
 from datadam_lib.method.training import EVAL_AUGMENTS, lr_at, model_generator
 
 

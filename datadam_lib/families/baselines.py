@@ -321,8 +321,8 @@ def _sample_quality(rows: list[dict], data, run_, kinds: list[str], epochs: int)
         cells.append(f"{report.kind_name(k)} {100 * recognised(net, syn.images, syn.labels):.0f} % "
                      f"(IPC {r['ipc']})")
     return (f"**Sample quality** (GAN-test, Shmelkov et al. 2018): the share of each set's images that a ConvNet "
-            f"trained {epochs} epoch{'s' if epochs != 1 else ''} on the real training data assigns to their class; the same network recognises "
-            f"{100 * test_accuracy(net, data):.0f} % of the real test images, chance is "
+            f"trained {epochs} epoch{'s' if epochs != 1 else ''} on the real training data assigns to their class; "
+            f"the same network recognises {100 * test_accuracy(net, data):.0f} % of the real test images, chance is "
             f"{100 / data.num_classes:.0f} %: " + "; ".join(cells) + ". A generator near chance draws images that "
             "carry little of their class: undertrained at this scale, not a measure of the method.")
 
