@@ -141,6 +141,21 @@ def test_titles_say_what_ran_and_mark_the_papers_setting(tmp_path):
     assert str(tmp_path) not in local.title() and "npz:mine.npz" in local.title()
 
 
+def test_no_family_writes_a_raw_dataset_path_into_what_it_shows():
+    """A dataset given as NAME:npz:PATH carries a local path: every title,
+    caption and table names it through ``display_dataset`` (a quickstart
+    figure once showed the path)."""
+    import glob
+    import os
+    import re
+
+    import datadam_lib.families as fam
+    for path in glob.glob(os.path.join(os.path.dirname(fam.__file__), "*.py")):
+        with open(path) as f:
+            src = f.read()
+        assert not re.search(r"\{(run_\.dataset|dataset|data\.name)\}", src), os.path.basename(path)
+
+
 def test_nas_titles_count_the_candidates_that_ran():
     from datadam_lib.families import nas
     from datadam_lib.families.nas_sweep import Search

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..kit import plots, report
+from ..kit.paths import display_dataset
 from ..kit.registry import SCALES, Setting, Target, register, settings
 from ..kit.run import Result, RunOptions, start
 from ..kit.sweep import curve_job, run_sweep
@@ -302,7 +303,7 @@ def quickstart(name: str = "quickstart", options: RunOptions = RunOptions(), **p
     largest = max(ipcs)
     syn = SyntheticSet.load(next(r["synthetic_dir"] for r in rows if r["kind"] == "datadam" and r["ipc"] == largest))
     figures["synthetic"] = plots.snapshots(syn.snapshots, data, per_class=1, losses=syn.losses,
-                                           title=f"DataDAM on {run_.dataset}, IPC {largest}: synthetic images by "
+                                           title=f"DataDAM on {display_dataset(run_.dataset)}, IPC {largest}: synthetic images by "
                                                  "iteration")
     run_.save_figure(figures["synthetic"], "synthetic")
     figures[""] = plots.accuracy_bars(summary, xlabel="images per class", kinds=("datadam", "random"),
