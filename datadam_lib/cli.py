@@ -93,13 +93,14 @@ def _cuda() -> bool:
 
 
 def overrides(items: list[str], flag: str = "--set", example: str = "evaluate.epochs=300") -> dict:
-    """``--set FIELD=VALUE`` items (or another ``flag``'s) as a dict (values
-    parsed as Python literals, never executed)."""
+    """``--set FIELD=VALUE`` items (or another ``flag``'s NAME=VALUE) as a
+    dict (values parsed as Python literals, never executed)."""
     out = {}
     for item in items:
         key, sep, val = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"{flag} {item!r}: expected NAME=VALUE, e.g. {example}")
+            raise ValueError(f"{flag} {item!r}: expected {'FIELD' if flag == '--set' else 'NAME'}=VALUE, "
+                             f"e.g. {example}")
         try:
             out[key.strip()] = _value(val)
         except (RecursionError, MemoryError):
