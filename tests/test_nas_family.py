@@ -68,6 +68,8 @@ def test_table4_metrics_by_hand(run_):
     r = run_("table4")
     summary = nas.summarize(s, nas.VIEWS["table4"].metrics, r, top_fraction=0.2)
     value = {(x["kind"], x["setting"]): x["value"] for x in summary}
+    rests_on = {(x["kind"], x["setting"]): x["candidates"] for x in summary}
+    assert rests_on[("random", "metric=spearman_all")] == 5 and rests_on[("random", "metric=spearman_top20")] == 2
     assert value[("random", "metric=spearman_all")] == pytest.approx(0.9)       # one swap of neighbours
     assert value[("random", "metric=spearman_top20")] == pytest.approx(-1.0)    # the best two, swapped
     assert value[("random", "metric=top1_accuracy")] == 75.0                   # it picks c3: truth 80 - 5

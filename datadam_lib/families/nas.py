@@ -69,21 +69,19 @@ def _top(s: Search, fraction: float) -> list[int]:
     return top(s.truth_rank, fraction)
 
 
-def _spearman_top(s: Search, x: list[float], f: float) -> tuple[float, int]:
-    from ..method.nas import ranking as nr
-    idx = _top(s, f)
-    return nr.spearman(*nr.restrict(x, s.truth_rank, idx)), len(idx)
-
-
-def _spearman_all(s: Search, x: list[float], f: float) -> tuple[float, int]:
-    from ..method.nas.ranking import spearman
-    return spearman(x, s.truth_rank), len(x)
-
-
 def _pairs(s: Search, x: list[float], metric: str, f: float) -> tuple[list[float], list[float]]:
-    """The (proxy, ground truth) pairs a Spearman metric ranks."""
+    """The (proxy, ground truth) pairs a Spearman metric ranks: the top
+    ``f`` by the ground truth for ``spearman_top20``, else all."""
     from ..method.nas.ranking import restrict
     return restrict(x, s.truth_rank, _top(s, f)) if metric == "spearman_top20" else (x, s.truth_rank)
+
+
+def _spearman(metric: str) -> Callable[[Search, list[float], float], tuple[float, int]]:
+    def value(s: Search, x: list[float], f: float) -> tuple[float, int]:
+        from ..method.nas.ranking import spearman
+        a, b = _pairs(s, x, metric, f)
+        return spearman(a, b), len(a)
+    return value
 
 
 def _top1(s: Search, x: list[float], f: float) -> tuple[float, int]:
@@ -94,9 +92,9 @@ def _top1(s: Search, x: list[float], f: float) -> tuple[float, int]:
 # The metrics: those a proxy's accuracies give against the ground truth (the value and how many candidates it
 # rests on), those its trainings add up to, and the range each must lie in (Result.check).
 METRIC_VALUES: dict[str, Callable[[Search, list[float], float], tuple[float, int]]] = {
-    "spearman_all": _spearman_all,
-    "spearman": _spearman_all,
-    "spearman_top20": _spearman_top,
+    "spearman_all": _spearman("spearman_all"),
+    "spearman": _spearman("spearman"),
+    "spearman_top20": _spearman("spearman_top20"),
     "top1_accuracy": _top1,
 }
 METRIC_TOTALS: dict[str, Callable[[dict], float]] = {
@@ -133,8 +131,8 @@ def summarize(s: Search, metrics: tuple[str, ...], run_: report.Run, top_fractio
     for m in metrics:
         for kind in s.compared():
             v, n = metric_value(s, kind, m, top_fraction)
-            lo, hi = spearman_interval(*_pairs(s, s.accuracies(kind), m, top_fraction)) if m in METRIC_VALUES \
-                and m.startswith("spearman") else (math.nan, math.nan)
+            lo, hi = spearman_interval(*_pairs(s, s.accuracies(kind), m, top_fraction)) \
+                if m.startswith("spearman") else (math.nan, math.nan)
             out.append({"setting": f"metric={m}", "label": METRICS[m], "kind": kind, "value": v, "candidates": n,
                         "lo": lo, "hi": hi,
                         "dataset": run_.dataset, "scale": run_.scale, "preset": run_.preset,

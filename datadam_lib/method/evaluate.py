@@ -76,10 +76,21 @@ def train_model(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg:
 
 
 @torch.inference_mode()
-def test_accuracy(model: Encoder, data: RealData, batch: int = 1024) -> float:
+def recognised(model: Encoder, images: torch.Tensor, labels: torch.Tensor, batch: int = 1024) -> float:
+    """The share of ``images`` that ``model`` assigns to their ``labels``.
+    With a model trained on the real training data and a generator's samples
+    this is GAN-test (Shmelkov, Schmid & Alahari, "How good is my GAN?",
+    ECCV 2018): near the model's accuracy on real test images for samples as
+    recognisable as real ones, near chance (1 / classes) for samples that
+    carry no class. ``images`` and ``labels`` on the model's device."""
     model.eval()
-    correct = sum((model(x).argmax(1) == y).sum() for x, y in zip(data.x_test.split(batch), data.y_test.split(batch)))
-    return float(correct) / len(data.y_test)
+    correct = sum((model(x).argmax(1) == y).sum() for x, y in zip(images.split(batch), labels.split(batch)))
+    return float(correct) / len(labels)
+
+
+@torch.inference_mode()
+def test_accuracy(model: Encoder, data: RealData, batch: int = 1024) -> float:
+    return recognised(model, data.x_test, data.y_test, batch)
 
 
 def evaluate(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg: EvalConfig, seed: int = 0,
@@ -109,20 +120,6 @@ def evaluate(images: torch.Tensor, labels: torch.Tensor, data: RealData, cfg: Ev
             for k in trange(cfg.num_models, disable=not progress, desc=f"evaluate {len(images)} images", unit="model"):
                 accs.append(test_accuracy(train_model(images, labels, data, cfg, gens[k]), data, cfg.batch_test))
     return EvalResult(accs, round(time.time() - t0, 3), asdict(cfg))
-
-
-@torch.inference_mode()
-def recognised(model: Encoder, images: torch.Tensor, labels: torch.Tensor, batch: int = 1024) -> float:
-    """The share of ``images`` that ``model`` assigns to their ``labels``.
-    With a model trained on the real training data and a generator's samples
-    this is GAN-test (Shmelkov, Schmid & Alahari, "How good is my GAN?",
-    ECCV 2018): near the model's accuracy on real test images for samples as
-    recognisable as real ones, near chance (1 / classes) for samples that
-    carry no class."""
-    model.eval()
-    images, labels = images.to(next(model.parameters()).device), labels.to(next(model.parameters()).device)
-    correct = sum((model(x).argmax(1) == y).sum() for x, y in zip(images.split(batch), labels.split(batch)))
-    return float(correct) / len(labels)
 
 
 def random_subset(data: RealData, ipc: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
