@@ -37,12 +37,12 @@ def run(a) -> str:
     import torch
 
     from datadam_lib.kit import report
+    from datadam_lib.kit.cache import classifier_cached
     from datadam_lib.kit.registry import settings
     from datadam_lib.kit.sweep import get_data, run_sweep
     from datadam_lib.method.config import make_config
-    from datadam_lib.method.evaluate import recognised, test_accuracy, train_model
+    from datadam_lib.method.evaluate import recognised, test_accuracy
     from datadam_lib.method.synthetic import SyntheticSet
-    from datadam_lib.method.training import model_generator
     torch.set_num_threads(a.threads)
     if len(a.epochs) != len(a.ipcs):
         raise SystemExit(f"--epochs needs one value per IPC ({len(a.ipcs)}), got {len(a.epochs)}")
@@ -62,7 +62,7 @@ def run(a) -> str:
     cfg = make_config(a.preset, "paper", dataset(a), top, a.seeds[0], budget)
     data = get_data(dataset(a), root, None, cfg.preprocess)
     ec = replace(cfg.evaluate, epochs=a.quality_epochs, augment="none", num_models=1)
-    net = train_model(data.x_train, data.y_train, data, ec, model_generator(cfg.seed, 0, data.device))
+    net, _ = classifier_cached(ec, data, cfg.seed, root=a.cache)
     quality = {}
     for k in kinds:
         r = next(r for r in got if r["kind"] == k and r["ipc"] == top)

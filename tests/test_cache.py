@@ -141,3 +141,20 @@ def test_an_integer_override_of_a_float_field_shares_the_entry(cfg, digits):
     assert cache.eval_key(as_int, digits, "datadam") == cache.eval_key(as_float, digits, "datadam")
     assert cache.eval_key(as_int, digits, "random") == cache.eval_key(as_float, digits, "random")
     assert cache.distill_key(override(cfg, {"distill.ipc": 2}), digits) != cache.distill_key(cfg, digits)
+
+
+def test_the_gan_test_classifier_is_trained_once_per_protocol_dataset_and_seed(cfg, digits, root, monkeypatch):
+    from dataclasses import replace
+    ec = replace(cfg.evaluate, epochs=1, augment="none")
+    net, hit = cache.classifier_cached(ec, digits, seed=0)
+    trained = []
+    real = cache.train_model
+    monkeypatch.setattr(cache, "train_model", lambda *a, **k: trained.append(1) or real(*a, **k))
+    again, hit2 = cache.classifier_cached(ec, digits, seed=0)
+    assert not hit and hit2 and not trained and not again.training
+    x = digits.x_test[:8]
+    assert torch.equal(again(x), net(x))   # the stored weights, not a fresh draw
+    for other in [dict(ec=replace(ec, epochs=2)), dict(seed=1)]:   # another protocol or seed: trained anew
+        _, hit = cache.classifier_cached(other.get("ec", ec), digits, seed=other.get("seed", 0))
+        assert not hit
+    assert len(trained) == 2

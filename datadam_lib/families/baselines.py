@@ -308,12 +308,12 @@ def _sample_quality(rows: list[dict], data, run_, kinds: list[str], epochs: int)
         return ""
     from dataclasses import replace
 
-    from ..method.evaluate import recognised, test_accuracy, train_model
+    from ..kit.cache import classifier_cached
+    from ..method.evaluate import recognised, test_accuracy
     from ..method.synthetic import SyntheticSet
-    from ..method.training import model_generator
     cfg = run_.config(max(r["ipc"] for r in rows))
     ec = replace(cfg.evaluate, epochs=int(epochs), augment="none", num_models=1)
-    net = train_model(data.x_train, data.y_train, data, ec, model_generator(cfg.seed, 0, data.device))
+    net, _ = classifier_cached(ec, data, cfg.seed, force=bool(run_.params.get("force")))
     cells = []
     for k in kinds:
         r = max((r for r in rows if r["kind"] == k), key=lambda r: r["ipc"])

@@ -11,7 +11,8 @@ plus a fingerprint of its contents, so two different files under one name
 Layout under the cache root (``$DATADAM_CACHE``, else ``cache/`` in the kit)::
 
     sets/<key>/synthetic.pt, config.json, manifest.json, key.json   (any kind of set)
-    models/<key>.pt, <key>.json     (a trained model a kind samples its sets from: the generators)
+    models/<key>.pt, <key>.json     (a trained model a kind samples its sets from: the generators;
+                                     and a classifier trained on the real data: table3's GAN-test network)
     eval/<key>.json
 
 Writes are atomic: a new distilled set is written to a temporary directory
@@ -38,11 +39,13 @@ import torch
 
 from .. import method
 from ..method.baselines.sets import get_kind, make_set
-from ..method.config import SCALES, Config, canonical
+from ..method.config import SCALES, Config, EvalConfig, canonical
 from ..method.data import RealData, dataset_identity
-from ..method.evaluate import EvalResult, evaluate
+from ..method.evaluate import EvalResult, evaluate, train_model
 from ..method.io import CheckpointError, atomic_save, device_description, load_checked, manifest, write_json
+from ..method.models import Encoder, build_encoder
 from ..method.synthetic import SyntheticSet
+from ..method.training import model_generator
 from .paths import cache_root
 
 
@@ -150,6 +153,30 @@ def model_cached(kind: str, cfg: Config, data: RealData, force: bool = False, ro
     write_json({"key": key, "kind": kind, "payload": model.payload(cfg), "dataset": dataset_identity(data),
                 "seed": cfg.seed, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, path[:-3] + ".json")
     return state, False
+
+
+def classifier_cached(ec: EvalConfig, data: RealData, seed: int, force: bool = False,
+                      root: str | None = None) -> tuple[Encoder, bool]:
+    """A network of the evaluation protocol ``ec`` (its encoder, optimiser,
+    epochs, augmentation) trained on the whole real training set of ``data``,
+    drawn as model 0 of ``seed`` (``evaluate.train_model``): table3's GAN-test
+    network. Keyed by ``ec``, the dataset and the seed; from the cache when
+    there, else trained now and stored. Returns ``(network in eval mode, hit)``."""
+    key = make_key("classifier", canonical(ec), dataset_identity(data), seed)
+    path = os.path.join(cache_root(root), "models", key + ".pt")
+    if not force and os.path.isfile(path):
+        net = build_encoder(ec.encoder, data.channels, data.num_classes, data.im_size,
+                            model_generator(seed, 0, data.device), data.device)
+        try:
+            net.load_state_dict(load_checked(path, "trained classifier", ("weights",), data.device)["weights"])
+            return net.eval(), True
+        except (CheckpointError, RuntimeError) as e:   # RuntimeError: weights of another shape
+            _log(f"cache: recomputing unreadable entry {path} ({e})")
+    net = train_model(data.x_train, data.y_train, data, ec, model_generator(seed, 0, data.device))
+    atomic_save({"weights": net.state_dict()}, path)
+    write_json({"key": key, "kind": "classifier", "evaluate": canonical(ec), "dataset": dataset_identity(data),
+                "seed": seed, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, path[:-3] + ".json")
+    return net.eval(), False
 
 
 def distill_cached(cfg: Config, data: RealData, force: bool = False, root: str | None = None,
