@@ -157,3 +157,28 @@ def test_table5_reads_the_benchmark_instead_of_training_a_ground_truth(tmp_path,
     assert top1 in (93.0, 89.0, 91.0) and not math.isnan(top1)
     assert "| Random |" in result.table and "-0.06" in result.table          # beside the paper's numbers
     result.check(candidates=2, proxies=1)
+
+
+def test_the_nas_verdict_judges_datadams_rho_against_each_other_set_by_a_paired_bootstrap():
+    import dataclasses
+
+    import numpy as np
+
+    from datadam_lib.kit import verdict
+    rng = np.random.default_rng(0)
+    truth = [float(i) for i in range(40)]
+    noisy = list(np.array(truth) + rng.normal(scale=15, size=40))          # rho about 0.6
+    backwards = [-t for t in truth]
+
+    def judged(**proxies):
+        s = dataclasses.replace(_search("convnet", truth, {**proxies, "early": truth, "whole": truth}),
+                                truth_kinds=("whole",))
+        return nas.verdict(s, ("spearman_all",), 0.2).splitlines()
+
+    lines = judged(datadam=truth, random=noisy, dm=backwards)
+    assert verdict.read(lines[0]) == ("shows", "2 of 2")                    # early stopping and whole not compared
+    assert lines[1].startswith("- shows: DataDAM above Random in Spearman ρ, all candidates: +0.")
+    assert lines[1].endswith("40 candidates") and len(lines) == 3
+    assert verdict.read(judged(datadam=noisy, random=truth)[0]) == ("reversed", "0 of 1")
+    assert verdict.read(judged(datadam=noisy, random=noisy)[0]) == ("does not show", "0 of 1")
+    assert verdict.read(judged(random=noisy, dm=truth)[0]) == ("no verdict", "—")

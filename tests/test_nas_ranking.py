@@ -79,3 +79,20 @@ def test_the_bootstrap_interval_is_undefined_below_three_pairs():
     assert all(math.isnan(v) for v in nr.spearman_interval([1.0, 2.0], [2.0, 1.0]))
     with pytest.raises(ValueError, match="paired"):
         nr.spearman_interval([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+def test_the_paired_difference_interval_shares_each_resample_between_the_two_proxies():
+    rng = np.random.default_rng(2)
+    truth = rng.normal(size=60)
+    noisy = truth + rng.normal(size=60)                     # rho about 0.7
+    # the same proxy twice: every resample's difference is exactly 0 (paired), not the spread of two draws
+    assert nr.spearman_difference_interval(truth, noisy, noisy) == (0.0, 0.0)
+    # a perfect proxy against the noisy one: above 0, and the swap mirrors it
+    lo, hi = nr.spearman_difference_interval(truth, 3 * truth, noisy)
+    assert 0 < lo <= 1 - nr.spearman(noisy, truth) <= hi
+    assert nr.spearman_difference_interval(truth, noisy, 3 * truth) == (pytest.approx(-hi), pytest.approx(-lo))
+    # two equally noisy proxies: the interval holds 0
+    other = truth + rng.normal(size=60)
+    lo, hi = nr.spearman_difference_interval(truth, noisy, other)
+    assert lo < 0 < hi
+    assert all(math.isnan(v) for v in nr.spearman_difference_interval([1.0, 2.0], [1.0, 2.0], [2.0, 1.0]))

@@ -167,7 +167,7 @@ def what_ran(s: Search, p: dict, run_: report.Run, subset: int | None = None) ->
 
 
 def _markdown(run_: report.Run, s: Search, summary: list[dict], metrics: tuple[str, ...], notes: list[str],
-              what: str = "") -> str:
+              what: str = "", judged: str = "") -> str:
     """Our table and the paper's: side by side where the ground truth is the
     paper's kind (whole data; NAS-Bench-201), apart when it is not."""
     pap = run_.target.paper
@@ -207,7 +207,7 @@ def _markdown(run_: report.Run, s: Search, summary: list[dict], metrics: tuple[s
     foot = ["", "—: the paper gives no number for this cell. n/a: undefined (a constant ranking). [lo, hi]: the "
             "95 % bootstrap interval of a Spearman ρ over the candidates (2,000 resamples of the candidates with "
             "replacement): how far the ranking could move with other candidates of the same space.", ""]
-    foot += notes + ["", f"**The paper's finding:** {pap.finding}."]
+    foot += notes + ["", f"**The paper's finding:** {pap.finding}."] + (["", judged] if judged else [])
     text = "\n".join(head + lines + foot)
     run_.save_markdown(text)
     return text
@@ -227,6 +227,39 @@ def findings(s: Search, summary: list[dict], metric: str) -> str:
     return (f"**What this run shows:** {METRICS[metric]} per proxy, best first: {ranked}. Over {n} candidates a "
             f"rank correlation of unrelated rankings has a standard deviation of about 1/√(n−1) = {se:.2f}, so "
             f"differences smaller than about {2 * se:.2f} between proxies are noise at this scale.")
+
+
+def verdict(s: Search, metrics: tuple[str, ...], top_fraction: float) -> str:
+    """The paper's finding (supplement Sec. 2.3: DataDAM "has the best rank
+    correlation" of the proxy sets) as claims judged on this run's numbers:
+    for each Spearman metric of the view, DataDAM's rho above each other proxy
+    *set*'s (early stopping, a training, is not a set: the paper has it "close
+    behind"). A claim shows when the 95 % paired bootstrap interval of the
+    difference over the candidates (``ranking.spearman_difference_interval``)
+    lies above 0, is reversed below 0, else does not show; the overall word as
+    ``kit.verdict.overall`` gives it."""
+    from ..kit.verdict import MARK, NO_VERDICT, NOT_SHOWN, REVERSED, SHOWS, Claim, Outcome, overall
+    from ..method.nas.ranking import spearman, spearman_difference_interval
+    rivals = [k for k in s.compared() if k not in (*s.truth_kinds, "datadam", "early")]
+    rhos = [m for m in metrics if m.startswith("spearman")]
+    if "datadam" not in s.compared() or not rivals or not rhos:
+        return f"{MARK}: {NO_VERDICT}** (no DataDAM proxy, or no other proxy set, to compare with)."
+    outcomes = []
+    for m in rhos:
+        ours, truth = _pairs(s, s.accuracies("datadam"), m, top_fraction)
+        for k in rivals:
+            theirs, _ = _pairs(s, s.accuracies(k), m, top_fraction)
+            lo, hi = spearman_difference_interval(truth, ours, theirs)
+            d = spearman(ours, truth) - spearman(theirs, truth)
+            status = NO_VERDICT if math.isnan(lo) else SHOWS if lo > 0 else REVERSED if hi < 0 else NOT_SHOWN
+            outcomes.append(Outcome(Claim("datadam", ">", (k,), m), status,
+                                    f"DataDAM above {kind_name(k)} in {METRICS[m]}: {d:+.2f} [{lo:+.2f}, {hi:+.2f}], "
+                                    f"{len(truth)} candidates"))
+    shown = sum(o.status == SHOWS for o in outcomes)
+    return "\n".join([f"{MARK}: {overall(outcomes)}** ({shown} of {len(outcomes)} claims show; computed from this "
+                      "run's numbers: a difference of two proxies' Spearman ρ counts when its 95 % paired bootstrap "
+                      "interval over the candidates lies on one side of 0)."]
+                     + [f"- {o.status}: {o.detail}" for o in outcomes])
 
 
 # ---------------------------------------------------------------- figures
@@ -355,7 +388,8 @@ def run(name: str, options: RunOptions = RunOptions(), **params) -> SearchResult
     run_.save_csv(summary, s.rows)
     fig = FIGURES[view.figure](s, summary, run_, p)
     run_.save_figure(fig)
-    table = _markdown(run_, s, summary, view.metrics, _notes(s, p, run_, view.metrics), what_ran(s, p, run_))
+    table = _markdown(run_, s, summary, view.metrics, _notes(s, p, run_, view.metrics), what_ran(s, p, run_),
+                      verdict(s, view.metrics, p["top_fraction"]))
     return SearchResult(run_, s.rows, summary, {"": fig}, table, findings(s, summary, view.finding), search=s,
                         params=p)
 

@@ -59,6 +59,28 @@ def spearman_interval(x: Sequence[float], y: Sequence[float], reps: int = 2000, 
     return float(lo), float(hi)
 
 
+def spearman_difference_interval(truth: Sequence[float], a: Sequence[float], b: Sequence[float], reps: int = 2000,
+                                 level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """A paired percentile bootstrap interval for ``spearman(a, truth) -
+    spearman(b, truth)``: two proxies' accuracies of the same candidates,
+    each resample of the candidates (with replacement) shared by both, so
+    what the candidates have in common cancels. An interval above 0 says
+    ``a`` ranks these candidates more like the ground truth than ``b`` beyond
+    what other candidates of the same space could change. NaN, NaN with fewer
+    than 3 candidates or when no resample defines both rho."""
+    t, a, b = (np.asarray(v, float) for v in (truth, a, b))
+    if not t.shape == a.shape == b.shape:
+        raise ValueError(f"paired values needed; got {t.shape}, {a.shape} and {b.shape}")
+    if len(t) < 3:
+        return math.nan, math.nan
+    idx = np.random.default_rng(seed).integers(0, len(t), size=(reps, len(t)))
+    d = np.array([spearman(a[i], t[i]) - spearman(b[i], t[i]) for i in idx])
+    d = d[~np.isnan(d)]
+    if len(d) == 0:
+        return math.nan, math.nan
+    lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
 def top(truth: Sequence[float], fraction: float) -> list[int]:
     """Indices of the best ``ceil(fraction * n)`` candidates by ``truth`` (at
     least 2, so a correlation can be computed; 144 of 720 at 20 %); among
