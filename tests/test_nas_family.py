@@ -182,3 +182,6 @@ def test_the_nas_verdict_judges_datadams_rho_against_each_other_set_by_a_paired_
     assert verdict.read(judged(datadam=noisy, random=truth)[0]) == ("reversed", "0 of 1")
     assert verdict.read(judged(datadam=noisy, random=noisy)[0]) == ("does not show", "0 of 1")
     assert verdict.read(judged(random=noisy, dm=truth)[0]) == ("no verdict", "—")
+    own = dataclasses.replace(_search("cells", truth, {"datadam": truth, "random": noisy, "whole": backwards}),
+                              truth_kinds=())                                # table5: "whole" is a proxy there
+    assert verdict.read(nas.verdict(own, ("spearman_all",), 0.2).splitlines()[0]) == ("shows", "1 of 1")

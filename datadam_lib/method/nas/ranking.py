@@ -81,6 +81,7 @@ def spearman_difference_interval(truth: Sequence[float], a: Sequence[float], b: 
     lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
 
+
 def top(truth: Sequence[float], fraction: float) -> list[int]:
     """Indices of the best ``ceil(fraction * n)`` candidates by ``truth`` (at
     least 2, so a correlation can be computed; 144 of 720 at 20 %); among
