@@ -28,11 +28,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-KINDS = ("random", "dc", "dsa", "dm", "datadam")
-NAMES = {"random": "Random", "dc": "DC", "dsa": "DSA", "dm": "DM", "datadam": "DataDAM"}
-# DC and DSA keep their own budget (baselines.matching: 1,000 iterations, batch_real 256, the loops of
-# utils.get_loops); --iterations and --batch-real set DataDAM's and DM's.
-BASELINES = ("dc", "dsa", "dm")
+KINDS = ("random", "dc", "dsa", "cafe", "dm", "datadam")
+NAMES = {"random": "Random", "dc": "DC", "dsa": "DSA", "cafe": "CAFE", "dm": "DM", "datadam": "DataDAM"}
+# DC, DSA and CAFE keep their own budget (baselines.matching: 1,000 iterations, batch_real 256, the loops
+# of utils.get_loops; baselines.cafe: 2,000 iterations); --iterations and --batch-real set DataDAM's and DM's.
+BASELINES = ("dc", "dsa", "cafe", "dm")
 
 
 def _value(text: str):
