@@ -140,7 +140,8 @@ def main(argv=None) -> int:
     cmd = "python benchmarks/fidelity.py " + " ".join(argv if argv is not None else sys.argv[1:])
     sha = code_version()
     data = f"{a.as_} (from {os.path.basename(a.npz)})" if a.as_ else os.path.basename(a.npz)
-    head = (f"### {a.label or 'fp32'}: {data}, {a.iterations} iterations x batch_real "
+    label = a.label or ("bf16" if any(v.endswith("autocast=bf16") for v in a.set) else "fp32")   # the default's
+    head = (f"### {label}: {data}, {a.iterations} iterations x batch_real "
             f"{a.batch_real}, {a.epochs} evaluation epochs x {a.models} models, seeds {a.seeds}"
             + (f", {' '.join(a.set)}" if a.set else ""))
     text = (f"{head}\n\n{table}\n\nAccuracy %, mean ± std over the evaluated models. Command: `{cmd}` · "
