@@ -233,15 +233,15 @@ def verdict(s: Search, metrics: tuple[str, ...], top_fraction: float) -> str:
     """The paper's finding (supplement Sec. 2.3: DataDAM "has the best rank
     correlation" of the proxy sets) as claims judged on this run's numbers:
     for each Spearman metric of the view, DataDAM's rho above each other proxy
-    *set*'s (early stopping and the whole data, trainings on the real data, are
-    not sets: the paper has early stopping "close behind", and table5's whole
-    part is its ground truth's cheaper cousin). A claim shows when the 95 %
+    *set*'s (the space's trainings on the real data, ``Space.trained``, are not
+    sets: the paper has early stopping "close behind", and table5's whole part
+    is its ground truth's cheaper cousin). A claim shows when the 95 %
     paired bootstrap interval of the difference over the candidates
     (``ranking.spearman_difference_interval``) lies above 0, is reversed below
     0, else does not show; the overall word as ``kit.verdict.overall`` gives it."""
     from ..kit.verdict import MARK, NO_VERDICT, NOT_SHOWN, REVERSED, SHOWS, Claim, Outcome, overall
     from ..method.nas.ranking import spearman, spearman_difference_interval
-    rivals = [k for k in s.compared() if k not in (*s.truth_kinds, "datadam", "early", "whole")]
+    rivals = [k for k in s.compared() if k not in (*s.truth_kinds, *SPACES[s.space].trained, "datadam")]
     rhos = [m for m in metrics if m.startswith("spearman")]
     if "datadam" not in s.compared() or not rivals or not rhos:
         return f"{MARK}: {NO_VERDICT}** (no DataDAM proxy, or no other proxy set, to compare with)."
