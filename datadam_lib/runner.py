@@ -90,7 +90,8 @@ def list_targets(root: str | None = None, file=None) -> None:
         nb = f" [{t.notebook}]" if t.implemented and os.path.isfile(os.path.join(kit_root(), t.notebook)) else ""
         where = m.get(t.name, {})
         if where.get("quick_dataset"):
-            nb += f" (quick: {where['quick_dataset']}, {where.get('quick_machine') or machine})"
+            made = ", ".join(filter(None, (where["quick_dataset"], where.get("quick_params"))))
+            nb += f" (quick: {made}, {where.get('quick_machine') or machine})"
         for line in textwrap.wrap(t.title + nb, WIDTH - 12):
             print(" " * 12 + line, file=file)
     impl = [t for t in ordered() if t.implemented]
@@ -404,7 +405,13 @@ def record_measured(scale: str, machine: str, targets: list[str] | None = None) 
     if os.path.isfile(MEASURED_FILE):
         with open(MEASURED_FILE, "rb") as f:
             data = tomllib.load(f)
-    for path in sorted(glob.glob(os.path.join(output_root(), "results", scale, "*.ipynb.manifest.json"))):
+    results = os.path.join(output_root(), "results", scale)
+    found = {os.path.basename(p)[:-len(".ipynb.manifest.json")]
+             for p in glob.glob(os.path.join(results, "*.ipynb.manifest.json"))}
+    if targets and set(targets) - found:
+        raise TargetError(f"no run of {', '.join(sorted(set(targets) - found))} under {results}: measure reads the "
+                          "outputs of the last runs there (the committed ones: --publish, or DATADAM_OUT=the kit)")
+    for path in sorted(glob.glob(os.path.join(results, "*.ipynb.manifest.json"))):
         m = json.load(open(path))
         csv_manifest = path.replace(".ipynb.manifest.json", ".csv.manifest.json")
         jobs = json.load(open(csv_manifest)).get("jobs", []) if os.path.isfile(csv_manifest) else []
@@ -413,6 +420,11 @@ def record_measured(scale: str, machine: str, targets: list[str] | None = None) 
         entry = data.setdefault(m["target"], {})
         entry.update({f"{scale}_dataset": display_dataset(m.get("dataset") or ""), f"{scale}_machine": machine,
                       f"{scale}_date": m.get("start_time", "")[:10]})
+        params = (m.get("parameters") or {}).get("params") or {}   # a committed output made with --param overrides
+        if params:
+            entry[f"{scale}_params"] = " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+        else:
+            entry.pop(f"{scale}_params", None)
         # a job that reused anything (a set, an evaluation, a NAS training: "cached") makes the run warm:
         # its cold cost is then the compute of every set and evaluation it used, each timed when first made
         if any(j.get(k) for j in jobs for k in ("eval_cached", "distill_cached", "cached")):
@@ -431,7 +443,8 @@ def record_measured(scale: str, machine: str, targets: list[str] | None = None) 
                                                f"{scale}_date": w["started"][:10]})
             for t in ran:
                 data.setdefault(t["target"], {})[f"{scale}_in_all_s"] = t["wall_time_s"]
-    data.setdefault("machine", {})[scale] = machine
+    if not targets:   # the machine line under `list` describes a whole measurement, not one re-measured target
+        data.setdefault("machine", {})[scale] = machine
     lines = ["# Measured cold wall times (seconds) of each target's notebook, written by",
              "# `python -m datadam_lib.runner measure`; `./reproduce.sh list` shows them.", ""]
     for key in sorted(k for k in data if k != "machine"):
@@ -439,7 +452,7 @@ def record_measured(scale: str, machine: str, targets: list[str] | None = None) 
         lines += [f"{k} = {json.dumps(v) if isinstance(v, str) else v}" for k, v in sorted(data[key].items())]
         lines.append("")
     lines.append("[machine]")
-    lines += [f'{k} = "{v}"' for k, v in sorted(data["machine"].items())]
+    lines += [f'{k} = "{v}"' for k, v in sorted(data.get("machine", {}).items())]
     atomic_write_text("\n".join(lines) + "\n", MEASURED_FILE)
     measured.cache_clear()
     return MEASURED_FILE

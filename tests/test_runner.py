@@ -211,10 +211,20 @@ def test_measure_records_cold_runs_and_the_compute_of_warm_ones(tmp_path, monkey
     assert got == {"cold": {"quick_cold_s": 100.0, **where}, "nas_cold": {"quick_cold_s": 103.0, **where},
                    "warm": {"quick_work_s": 110.0, **where}, "nas_warm": {"quick_work_s": 0.0, **where},
                    "machine": {"quick": "a test machine"}}
-    runner.record_measured("quick", "another machine", targets=["cold"])      # only the named targets change
+    # only the named targets change, the machine line under `list` too stays; a run made with --param says so
+    manifest = results / "cold.ipynb.manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()),
+                                    "parameters": {"params": {"architectures": 100, "depths": [1, 2]}}}))
+    runner.record_measured("quick", "another machine", targets=["cold"])
     with open(tmp_path / "measured.toml", "rb") as f:
         again = tomllib.load(f)
     assert again["cold"]["quick_machine"] == "another machine" and again["warm"] == got["warm"]
+    assert again["machine"] == {"quick": "a test machine"}
+    assert again["cold"]["quick_params"] == "architectures=100 depths=[1, 2]" and "quick_params" not in again["warm"]
+    with pytest.raises(runner.TargetError, match="no run of table4 under .*results/quick"):   # nothing to read
+        runner.record_measured("quick", "a test machine", targets=["cold", "table4"])
+    with open(tmp_path / "measured.toml", "rb") as f:
+        assert tomllib.load(f) == again
 
 
 def test_all_records_every_target_and_whether_it_started_cold(tmp_path, monkeypatch, request):
