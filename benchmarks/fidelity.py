@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -50,14 +49,10 @@ def code_version() -> str:
 
 def machine() -> str:
     import torch
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+
+    from datadam_lib.method.io import cpu_model
     dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores"
-    return f"{cpu}, {dev}, torch {torch.__version__}"
+    return f"{cpu_model()}, {dev}, torch {torch.__version__}"
 
 
 def dataset(a) -> str:

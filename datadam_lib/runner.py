@@ -31,11 +31,11 @@ import textwrap
 import time
 
 from .families import load_all, visuals
-from .kit.paths import absolute_dataset, cache_root, display_dataset, kit_root, output_root
+from .kit.paths import absolute_dataset, cache_root, dataset_file, display_dataset, kit_root, output_root
 from .kit.registry import MEASURED_FILE, SCALES, TargetError, dataset_present, get, measured, missing_dataset_message, \
     ordered
 from .cli import Parser, overrides
-from .kit.report import SET_ENV, now
+from .kit.report import COMMAND_ENV, SET_ENV, now
 from .method.config import DEFAULT_SCALE, PRESETS
 from .method.io import OutputError, atomic_write_text, check_output_file, default_device, device_description, \
     manifest, write_json
@@ -161,6 +161,21 @@ def _given_params(t, a) -> dict:
     return given
 
 
+def command_line(name: str, a, dataset: str) -> str:
+    """The command that makes this run's outputs again, as they name it: the
+    options that change results (not --force, --executor, --root, --verbose),
+    a dataset file without its local directory (as titles show it)."""
+    import re
+    import shlex
+    path = dataset_file(dataset)
+    shown = dataset if path is None else dataset.replace(path, os.path.join("…", os.path.basename(path.rstrip("/"))))
+    words = ["./reproduce.sh", name, "--scale", a.scale, "--preset", a.preset, "--dataset", shown]
+    words += ["--seeds", *map(str, a.seeds)] if a.seeds else []
+    words += [w for kv in a.set or [] for w in ("--set", kv)]
+    words += [w for kv in getattr(a, "param", None) or [] for w in ("--param", kv)]
+    return " ".join(shlex.quote(w) if re.search(r"[^\w@%+=:,./…-]", w) else w for w in words)
+
+
 def _set_env(a) -> dict:
     """``--set FIELD=VALUE`` as the kernel sees it (``report.SET_ENV``): config
     overrides under every setting of the run, recorded in its outputs."""
@@ -270,6 +285,7 @@ def run_target(name: str, a) -> int:
     error = None
     old_out = os.environ.get("DATADAM_OUT")
     os.environ["DATADAM_OUT"] = stage        # the notebook writes every output into the stage
+    command = os.environ[COMMAND_ENV] = command_line(name, a, dataset)   # which its outputs name
     quiet = _QuietDeadKernel()
     logging.getLogger("papermill").addFilter(quiet)
     try:
@@ -287,13 +303,14 @@ def run_target(name: str, a) -> int:
         error = f"{type(e).__name__}: {e}"
     finally:
         logging.getLogger("papermill").removeFilter(quiet)
+        os.environ.pop(COMMAND_ENV, None)
         if old_out is None:
             os.environ.pop("DATADAM_OUT", None)
         else:
             os.environ["DATADAM_OUT"] = old_out
     wall = round(time.time() - t0, 1)
     info = dict(target=name, scale=a.scale, preset=a.preset, dataset=dataset, seed=params.get("seeds"), set=sets,
-                device=device_description(default_device()), parameters=params, start_time=started,
+                command=command, device=device_description(default_device()), parameters=params, start_time=started,
                 end_time=now(), wall_time_s=wall)
     if error:
         failed = os.path.join(results, f"{name}.failed.ipynb")

@@ -5,6 +5,8 @@ shown rescaled with their range stated, figures of bounded width, and no
 grid of one dataset under another's name."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -201,3 +203,58 @@ def test_the_runner_says_what_a_grid_needs_before_it_starts(capsys):
     out = io.StringIO()
     list_targets("/nonexistent", file=out)                       # no dataset but digits there
     assert "image grids without their data: fig14, fig15, fig16" in " ".join(out.getvalue().split())
+
+
+def test_every_figure_and_table_names_the_command_and_machine_behind_it(tmp_path, monkeypatch):
+    """A figure's footer, its table's last line and their manifests say the
+    command that made them (the runner's, through ``report.COMMAND_ENV``) and
+    the machine (the CPU's model and threads, or the GPU); the footer sits
+    under everything else on the figure, never over an axis label."""
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from datadam_lib.method.io import cpu_model
+    command = "./reproduce.sh fig1 --scale smoke --preset paper --dataset digits --set evaluate.autocast=bf16"
+    monkeypatch.setenv(report.COMMAND_ENV, command)
+    run = report.start("fig1", "smoke", "digits", params={"ipc": 1})
+    assert run.machine.startswith(f"cpu ({cpu_model()}, ") and run.machine.endswith(("thread)", "threads)"))
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots()
+    ax.bar(["a", "b"], [1, 2])
+    ax.set_xlabel("a label under the axes")
+    fig.tight_layout()
+    run.save_figure(fig)
+    png, _ = run.save_figure(fig)                                       # saved twice: one footer
+    assert len(fig.texts) == 1
+    foot = fig.texts[-1]
+    assert " ".join(foot.get_text().split()) == f"made by {command} · on {run.machine}"
+    fig.canvas.draw()
+    assert foot.get_window_extent().y1 < ax.xaxis.label.get_window_extent().y0   # below the x label, not over it
+    assert Image.open(png).size[1] > 3 * 150                            # the saved image grew to take it in
+    low = Figure(figsize=(4, 3))                          # a legend hanging below the figure's own area
+    bars = low.subplots().bar(["a", "b"], [1, 2], label="bars")
+    legend = low.axes[0].legend(handles=[bars], loc="upper center", bbox_to_anchor=(0.5, -0.3))
+    plots.footnote(low, "made by a test")
+    low.canvas.draw()
+    assert legend.get_window_extent().y0 < 0 and low.texts[-1].get_window_extent().y1 < legend.get_window_extent().y0
+    summary = [{"setting": "power=4", "label": "4", "kind": "datadam", "mean": 50.0, "std": 1.0, "n_models": 3}]
+    run.save_csv(summary)
+    md = run.table(summary)
+    last = open(tmp_path / "results" / "smoke" / "fig1.md").read().rstrip("\n").split("\n")[-1]
+    assert last == f"*Made by* `{command}` *on {run.machine}.*" and md in open(tmp_path / "results" / "smoke" / "fig1.md").read()
+    for out in (png, str(tmp_path / "results" / "smoke" / "fig1.md")):
+        m = json.load(open(out + ".manifest.json"))
+        assert m["command"] == command and m["device"] == run.machine
+    monkeypatch.delenv(report.COMMAND_ENV)
+    assert report.start("fig1", "smoke", "digits").command == "notebooks/fig1.ipynb, run by hand"
+
+
+def test_cpu_model_reads_linux_and_falls_back_to_the_architecture(tmp_path):
+    import platform
+
+    from datadam_lib.method.io import cpu_model
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nprocessor\t: 1\n"
+                    "model name\t: AMD EPYC 7B13\n")
+    assert cpu_model(str(info)) == "AMD EPYC 7B13"
+    assert cpu_model(str(tmp_path / "none")) == (platform.processor() or platform.machine())

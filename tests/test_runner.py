@@ -30,7 +30,7 @@ KIT = kit_root()
 ORDER = [t.name for t in ordered()]
 IMPLEMENTED = [n for n in ORDER if TARGETS[n].implemented]
 MANIFEST_KEYS = {"git_sha", "git_dirty", "packages", "device", "seed", "scale", "preset", "parameters",
-                 "start_time", "end_time", "target", "dataset"}
+                 "start_time", "end_time", "target", "dataset", "command"}
 
 
 @pytest.mark.parametrize("name", IMPLEMENTED)
@@ -145,6 +145,12 @@ def test_run_a_target_end_to_end_then_from_the_cache(tmp_path, monkeypatch, caps
     assert m["status"] == "ok" and m["parameters"]["dataset"] == "digits" and MANIFEST_KEYS <= set(m)
     out = capsys.readouterr().out
     assert "| l2 |" in out and "Not comparable" in out and "What this run shows" not in out
+    command = "./reproduce.sh fig6 --scale smoke --preset paper --dataset digits"   # what its outputs name
+    with open(tmp_path / "results" / "smoke" / "fig6.md.manifest.json") as f:
+        kernel = json.load(f)["device"]                               # the kernel's threads, not the runner's
+    assert m["command"] == command and out.rstrip().endswith(f"*Made by* `{command}` *on {kernel}.*")
+    with open(tmp_path / "figures" / "smoke" / "fig6.png.manifest.json") as f:
+        assert json.load(f)["command"] == command
     with open(tmp_path / "results" / "smoke" / "fig6.ipynb") as f:
         assert "(computed," in f.read()
     t0 = time.time()
@@ -307,3 +313,19 @@ def test_a_parameter_the_target_does_not_take_is_refused_before_it_runs(capsys):
     assert "fig6 has no parameter 'norm'; its parameters: " in capsys.readouterr().err
     assert main(["run", "fig6", "--scale", "smoke", "--dataset", "digits", "--param", "norms"]) == 2
     assert "--param 'norms': expected NAME=VALUE" in capsys.readouterr().err
+
+
+def test_the_command_an_output_names_is_the_one_that_makes_it_again():
+    """Every option that changes the results, in the order a user types them;
+    none that does not (--force, --executor, --root); a dataset file without
+    its local directory; shell-special values quoted."""
+    import argparse
+
+    from datadam_lib.runner import command_line
+    a = argparse.Namespace(scale="quick", preset="paper", seeds=[0, 1], set=["distill.autocast=bf16"],
+                           param=["powers=[1,4]"], force=True, executor="local", root="/data")
+    assert command_line("fig1", a, "cifar10-5k:npz:/home/me/data/cifar10-mini.npz") == (
+        "./reproduce.sh fig1 --scale quick --preset paper --dataset cifar10-5k:npz:…/cifar10-mini.npz "
+        "--seeds 0 1 --set distill.autocast=bf16 --param 'powers=[1,4]'")
+    b = argparse.Namespace(scale="smoke", preset="table2", seeds=None, set=[])
+    assert command_line("table1", b, "cifar10") == "./reproduce.sh table1 --scale smoke --preset table2 --dataset cifar10"

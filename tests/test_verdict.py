@@ -134,4 +134,4 @@ def test_a_targets_table_states_its_verdict(tmp_path, monkeypatch):
                row("distance=cosine", [55, 56, 57])]
     text = run.table(summary, ("datadam",), setting_name="distance")
     assert "**Verdict: reversed** (1 of 2 claims show" in text          # MSE above MAE, but below cosine
-    assert (tmp_path / "results" / "quick" / "fig5.md").read_text().rstrip().endswith(text.splitlines()[-1])
+    assert f"{text.splitlines()[-1]}\n\n*Made by* " in (tmp_path / "results" / "quick" / "fig5.md").read_text()

@@ -34,6 +34,18 @@ def _legend_outside(ax, fontsize: int) -> None:
     ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
+def footnote(fig: Figure, text: str) -> None:
+    """``text`` (what made the figure: command and machine) in small grey
+    type under everything else in ``fig``, wrapped to the figure's width;
+    :func:`save`'s tight bounding box takes it in."""
+    import textwrap
+    for old in [t for t in fig.texts if t.get_gid() == "footnote"]:   # a figure saved twice keeps one
+        old.remove()
+    bottom = fig.get_tightbbox().y0 / fig.get_figheight()   # the lowest artist's end (an x label, a legend)
+    fig.text(0.01, min(bottom, 0.0) - 0.02, textwrap.fill(text, int(fig.get_figwidth() * 18)), ha="left",
+             va="top", fontsize=6, color="0.45", gid="footnote")
+
+
 def save(fig: Figure, stem: str, dpi: int = 150) -> list[str]:
     """Write ``stem.png`` and ``stem.pdf`` atomically; return both paths."""
     paths = []

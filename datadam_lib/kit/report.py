@@ -119,6 +119,9 @@ class Run:
         self.seeds = list(self.params.get("seeds", [0]))
         self.overrides = dict(self.params.get("overrides") or {})   # the run's --set, under every setting
         self.summary: list[dict] | None = None   # the numbers, once saved: also in the figures' manifests
+        # the command behind the outputs (the runner says it; a notebook opened by hand has none)
+        self.command = os.environ.get(COMMAND_ENV) or f"{target.notebook}, run by hand"
+        self.machine = device_description(default_device())
 
     # paths
     def figure_path(self, part: str = "") -> str:
@@ -153,11 +156,17 @@ class Run:
         return get_data(self.dataset, self.data_root, preprocess=PRESETS[self.preset].preprocess)
 
     # provenance
+    @property
+    def made_by(self) -> str:
+        """The command and the machine behind this run's outputs, as every
+        figure's footer and table's last line say it."""
+        return f"made by {self.command} · on {self.machine}"
+
     def manifest(self, output: str, **extra) -> dict:
         return manifest(target=self.target.name, output=os.path.relpath(output, self.out), scale=self.scale,
-                        preset=self.preset, dataset=self.dataset, seed=self.seeds,
-                        device=device_description(default_device()), parameters=self.params,
-                        start_time=self.start_time, end_time=now(), **extra)
+                        preset=self.preset, dataset=self.dataset, seed=self.seeds, command=self.command,
+                        device=self.machine, parameters=self.params, start_time=self.start_time, end_time=now(),
+                        **extra)
 
     def _write_manifest(self, path: str, **extra) -> None:
         write_json(self.manifest(path, **extra), path + ".manifest.json")
@@ -165,9 +174,10 @@ class Run:
     def save_figure(self, fig, part: str = "") -> list[str]:
         """``figures/<scale>/<target>[_part].png`` and ``.pdf``, each with its
         manifest (which also holds the numbers, once :meth:`save_csv` has them)."""
-        from .plots import save
+        from .plots import footnote, save
         for ext in ("png", "pdf"):
             check_output_file(f"{self.figure_path(part)}.{ext}")
+        footnote(fig, self.made_by)
         paths = save(fig, self.figure_path(part))
         for p in paths:
             self._write_manifest(p, figure_part=part or None, numbers=self.summary)
@@ -281,7 +291,7 @@ class Run:
         its manifest; for families that lay out their own table."""
         path = self.results_path("md")
         check_output_file(path)
-        atomic_write_text(text + "\n", path)
+        atomic_write_text(f"{text}\n\n*Made by* `{self.command}` *on {self.machine}.*\n", path)
         self._write_manifest(path)
         return path
 
@@ -314,6 +324,7 @@ def start(name: str, scale: str, dataset: str, preset: str = "paper", params: di
 
 
 SET_ENV = "DATADAM_SET"   # JSON {field: value}: config overrides for every setting of a run (runner --set)
+COMMAND_ENV = "DATADAM_COMMAND"   # the runner's command line for a run, which its outputs name
 
 
 def show_markdown(text: str) -> None:

@@ -340,11 +340,24 @@ def check_device(name: str) -> torch.device:
     return dev
 
 
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name as Linux reports it (``AMD EPYC 7B13``), else
+    the architecture (``x86_64``)."""
+    try:
+        with open(cpuinfo) as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration, IndexError):
+        return platform.processor() or platform.machine()
+
+
 def device_description(device: torch.device | str) -> str:
+    """The machine a result came from, in words: the GPU's name, or the CPU's
+    model and the threads torch uses (``cpu (AMD EPYC 7B13, 1 thread)``)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"cpu ({cpu_model()}, {n} thread{'s' if n > 1 else ''})"
 
 
 def manifest(**fields) -> dict:
