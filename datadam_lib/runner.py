@@ -423,12 +423,12 @@ def record_measured(scale: str, machine: str, targets: list[str] | None = None) 
         with open(MEASURED_FILE, "rb") as f:
             data = tomllib.load(f)
     results = os.path.join(output_root(), "results", scale)
-    found = {os.path.basename(p)[:-len(".ipynb.manifest.json")]
-             for p in glob.glob(os.path.join(results, "*.ipynb.manifest.json"))}
-    if targets and set(targets) - found:
-        raise TargetError(f"no run of {', '.join(sorted(set(targets) - found))} under {results}: measure reads the "
-                          "outputs of the last runs there (the committed ones: --publish, or DATADAM_OUT=the kit)")
-    for path in sorted(glob.glob(os.path.join(results, "*.ipynb.manifest.json"))):
+    runs = sorted(glob.glob(os.path.join(results, "*.ipynb.manifest.json")))
+    unrun = set(targets or ()) - {os.path.basename(p)[:-len(".ipynb.manifest.json")] for p in runs}
+    if unrun:
+        raise TargetError(f"no run of {', '.join(sorted(unrun))} under {results}: measure reads the outputs of the "
+                          "last runs there (the committed ones: --publish, or DATADAM_OUT=the kit)")
+    for path in runs:
         m = json.load(open(path))
         csv_manifest = path.replace(".ipynb.manifest.json", ".csv.manifest.json")
         jobs = json.load(open(csv_manifest)).get("jobs", []) if os.path.isfile(csv_manifest) else []
